@@ -1,0 +1,50 @@
+# Two commands on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# llama-cpp-python compiles from source: use both cores; pip keeps the built wheel in its cache,
+# so a second install (or a fresh venv) reuses it instead of compiling again.
+export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
+MODEL := models/SmolLM2-135M-Instruct.Q4_1.gguf
+SOURCE ?= data/samples
+DB ?= data/compliance.duckdb
+
+.PHONY: install install-test model run test lint samples clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip wheel setuptools
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+install-test: $(VENV)/.installed-test
+
+$(MODEL): models/manifest.json | $(VENV)/.installed
+	$(BIN)/python -m compliance.model_registry fetch
+
+model: $(MODEL)
+
+run: install model
+	$(BIN)/compliance run $(SOURCE) --db $(DB)
+
+test: install-test model
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+lint: install-test
+	$(BIN)/ruff check .
+
+samples: | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[samples]'
+	$(BIN)/python data/generate_samples.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache test-output

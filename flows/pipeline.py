@@ -1,0 +1,162 @@
+"""The compliance-pipeline flow: it only wires the stages in tasks/ together."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
+
+from compliance import db as database
+from compliance.local_llm import get_local_model
+from compliance.model_registry import resolve_model, verify_model_file
+from compliance.params import PipelineParams
+from compliance.runs import close_run, new_run_id, open_run
+from tasks import chunk as chunking
+from tasks import dedupe, ingest, inventory, report, summarize
+from tasks.discover import discover_files
+
+# Our cross-run cache lives in DuckDB, keyed by content hashes; Prefect's own task cache
+# (keyed by run id) would never hit across runs, so it is off.
+_TASK = {"cache_policy": NO_CACHE, "persist_result": False}
+
+
+@task(name="open-run", **_TASK)
+def open_run_record(params: PipelineParams, run_id: str) -> None:
+    """Record the start of a run."""
+    open_run(database.writer(params.db_path), run_id, params.source,
+             params.model_dump_json(), orchestrator="prefect",
+             flow_run_id=str(flow_run.get_id() or "") or None)
+
+
+@task(name="take-inventory", **_TASK)
+def take_inventory(params: PipelineParams) -> inventory.Inventory:
+    """List the source folder and compare it with the stored versions (no file is read)."""
+    files = discover_files(Path(params.source), params.include, params.exclude)
+    with database.writer(params.db_path).cursor() as cur:
+        known = inventory.known_versions(cur, params.source)
+    plan = inventory.take_inventory(files, known, params.include, params.exclude,
+                                    params.verify_hashes)
+    get_run_logger().info(
+        "%d files: %d new, %d to check, %d unchanged, %d removed", len(files), len(plan.new),
+        len(plan.suspect), len(plan.unchanged), len(plan.removed))
+    return plan
+
+
+@task(name="ingest-documents", **_TASK)
+def ingest_documents(params: PipelineParams, run_id: str,
+                     plan: inventory.Inventory) -> ingest.IngestResult:
+    """Hash, dedupe, parse and store new and changed files; mark vanished ones removed."""
+    logger = get_run_logger()
+    db = database.writer(params.db_path)
+    settings = ingest.IngestSettings(
+        max_file_bytes=int(params.max_file_mb * 1_000_000),
+        parse_timeout_seconds=params.parse_timeout_seconds,
+        workers=params.parse_workers,
+    )
+    result = ingest.ingest_files(db, run_id, Path(params.source), plan.new, plan.suspect,
+                                 settings, progress=logger.info)
+    result.removed = ingest.mark_removed(db, run_id, Path(params.source), plan.removed)
+    ingest.touch_unchanged(db, run_id, [known.doc_id for _, known in plan.unchanged])
+    result.unchanged += len(plan.unchanged)
+    return result
+
+
+@task(name="chunk-documents", **_TASK)
+def chunk_documents(params: PipelineParams, run_id: str) -> int:
+    """Chunk every stored document that has no chunks yet."""
+    db = database.writer(params.db_path)
+    with db.cursor() as cur:
+        doc_ids = chunking.documents_to_chunk(cur)
+        boilerplate = chunking.boilerplate_hashes(cur, params.boilerplate_min_documents)
+    if not doc_ids:
+        return 0
+    spec = resolve_model(params.model)
+    verify_model_file(spec)
+    model = get_local_model(spec)
+    return sum(
+        chunking.chunk_document(db, run_id, doc_id, model.count_tokens, params.max_chunk_tokens,
+                                boilerplate)
+        for doc_id in doc_ids
+    )
+
+
+@task(name="summarize-chunks", **_TASK)
+def summarize_pending(params: PipelineParams, run_id: str) -> summarize.SummarizeResult:
+    """Summarize pending chunks, then documents, within the local compute budget."""
+    logger = get_run_logger()
+    db = database.writer(params.db_path)
+    spec = resolve_model(params.model)
+    verify_model_file(spec)
+    model = get_local_model(spec)
+    budget = summarize.LocalBudget(params.local_budget_seconds)
+    result = summarize.summarize_chunks(db, run_id, spec, model, budget, progress=logger.info)
+    summarize.summarize_documents(db, run_id, spec, model, budget, result)
+    if result.budget_exhausted:
+        logger.warning("local budget of %.0f s spent: the rest stays pending for the next run",
+                       params.local_budget_seconds or 0)
+    return result
+
+
+@task(name="link-near-duplicates", **_TASK)
+def link_near_duplicates(params: PipelineParams, run_id: str) -> int:
+    """Link documents that resemble an earlier one."""
+    return dedupe.link_near_duplicates(database.writer(params.db_path), run_id,
+                                       params.near_duplicate_threshold)
+
+
+@task(name="close-run", **_TASK)
+def close_run_record(params: PipelineParams, run_id: str, counts: dict[str, Any]) -> str:
+    """Record the run's counts and return its printed summary."""
+    db = database.writer(params.db_path)
+    with db.cursor() as cur:
+        counts["summaries_pending"] = cur.execute(
+            "SELECT count(*) FROM chunks c JOIN documents d USING (doc_id) "
+            "WHERE d.is_current AND c.summary_status = 'pending'"
+        ).fetchone()[0]
+    close_run(db, run_id, "completed", counts)
+    with db.cursor() as cur:
+        return report.run_summary(cur, run_id)
+
+
+@flow(name="compliance-pipeline", log_prints=True)
+def compliance_pipeline(params: PipelineParams | None = None) -> dict[str, Any]:
+    """Ingest, dedupe, chunk and summarize a folder of documents into DuckDB."""
+    params = params or PipelineParams()
+    if not Path(params.source).is_dir():
+        raise ValueError(f"source folder {params.source} does not exist or is not a folder")
+    run_id = new_run_id()
+    db = database.writer(params.db_path)
+    open_run_record(params, run_id)
+    try:
+        plan = take_inventory(params)
+        ingested = ingest_documents(params, run_id, plan)
+        chunks_new = chunk_documents(params, run_id)
+        summarized = summarize.SummarizeResult()
+        if params.summarize == "all":
+            summarized = summarize_pending(params, run_id)
+        link_near_duplicates(params, run_id)
+        counts = {
+            "files_seen": len(plan.new) + len(plan.suspect) + len(plan.unchanged),
+            "docs_new": ingested.new,
+            "docs_changed": ingested.changed,
+            "docs_unchanged": ingested.unchanged,
+            "docs_duplicate": ingested.duplicate,
+            "docs_failed": ingested.failed,
+            "docs_removed": ingested.removed,
+            "chunks_new": chunks_new,
+            "summaries_done": summarized.chunks_done,
+            "summaries_cached": summarized.cache_hits,
+            "model_calls": summarized.model_calls,
+            "local_model_seconds": round(summarized.model_seconds, 3),
+        }
+        summary = close_run_record(params, run_id, counts)
+    except BaseException as exc:
+        close_run(db, run_id, "failed", {}, error=f"{type(exc).__name__}: {exc}"[:1000])
+        raise
+    finally:
+        database.close_writer(params.db_path)
+    print(summary)
+    return {"run_id": run_id, "summary": summary, **counts}

@@ -1,0 +1,202 @@
+"""Split a document's stored text into token-bounded chunks along its structure."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import duckdb
+
+from compliance.db import Database
+from compliance.textnorm import normalized_text_hash, words
+from tasks.extract import Segment
+
+# A paragraph this long that appears more than once (in one document or across documents) is
+# boilerplate: a disclaimer, a footer, a signature block. It gets a chunk of its own so that its
+# summary is computed once for every document that repeats it.
+BOILERPLATE_MIN_WORDS = 12
+_SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+|\n+")
+
+
+@dataclass
+class Chunk:
+    """A contiguous span of the stored text, with its place in the source."""
+
+    seq: int
+    char_start: int
+    char_end: int
+    page_start: int | None
+    page_end: int | None
+    section: str | None
+    token_count: int
+    is_boilerplate: bool
+
+
+def paragraph_hash(text: str) -> str | None:
+    """The boilerplate identity of a paragraph, or None when it is too short to count."""
+    if len(words(text)) < BOILERPLATE_MIN_WORDS:
+        return None
+    return normalized_text_hash(text)
+
+
+def _split_long(start: int, end: int, text: str, max_tokens: int,
+                count: Callable[[list[str]], list[int]]) -> list[tuple[int, int, int]]:
+    """Cut an over-long segment at sentence ends, then at spaces, into pieces of <= max_tokens."""
+    bounds = [start]
+    for match in _SENTENCE_END.finditer(text, start, end):
+        bounds.append(match.end())
+    bounds.append(end)
+    sentences = [(a, b) for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
+    pieces: list[tuple[int, int]] = []
+    for a, b in sentences:
+        (tokens,) = count([text[a:b]])
+        if tokens <= max_tokens:
+            pieces.append((a, b))
+            continue
+        # One sentence longer than a chunk (a table row, a run-on clause): cut at spaces.
+        step = max(1, (b - a) * max_tokens // (tokens + 1))
+        cursor = a
+        while cursor < b:
+            cut = min(b, cursor + step)
+            space = text.rfind(" ", cursor + step // 2, cut) if cut < b else -1
+            cut = space + 1 if space > cursor else cut
+            pieces.append((cursor, cut))
+            cursor = cut
+    counts = count([text[a:b] for a, b in pieces])
+    return [(a, b, n) for (a, b), n in zip(pieces, counts, strict=True)]
+
+
+def chunk_segments(
+    text: str,
+    segments: list[Segment],
+    count_tokens: Callable[[list[str]], list[int]],
+    max_tokens: int,
+    boilerplate: set[str],
+) -> list[Chunk]:
+    """Greedy packing of segments into chunks of at most max_tokens.
+
+    A new chunk starts at a section title or an e-mail part once the current one holds a quarter
+    of the budget, and every boilerplate paragraph is a chunk of its own.
+    """
+    units: list[tuple[int, int, int, Segment, bool]] = []
+    counts = count_tokens([text[s.start:s.end] for s in segments])
+    for segment, tokens in zip(segments, counts, strict=True):
+        is_boiler = paragraph_hash(text[segment.start:segment.end]) in boilerplate
+        if tokens <= max_tokens:
+            units.append((segment.start, segment.end, tokens, segment, is_boiler))
+        else:
+            for a, b, n in _split_long(segment.start, segment.end, text, max_tokens,
+                                       count_tokens):
+                units.append((a, b, n, segment, False))
+
+    chunks: list[Chunk] = []
+    current: list[tuple[int, int, int, Segment, bool]] = []
+
+    def flush() -> None:
+        if not current:
+            return
+        pages = [u[3].page for u in current if u[3].page is not None]
+        # Separators between units cost about one token each.
+        tokens = sum(u[2] for u in current) + len(current) - 1
+        chunks.append(Chunk(
+            seq=len(chunks),
+            char_start=current[0][0],
+            char_end=current[-1][1],
+            page_start=min(pages) if pages else None,
+            page_end=max(pages) if pages else None,
+            section=current[0][3].section,
+            token_count=tokens,
+            is_boilerplate=len(current) == 1 and current[0][4],
+        ))
+        current.clear()
+
+    used = 0
+    for unit in units:
+        _, _, tokens, segment, is_boiler = unit
+        structural_break = segment.kind in ("Title", "EmailHeader") and used >= max_tokens // 4
+        if is_boiler or structural_break or (current and used + tokens + 1 > max_tokens):
+            flush()
+            used = 0
+        current.append(unit)
+        used += tokens + (1 if used else 0)
+        if is_boiler:
+            flush()
+            used = 0
+    flush()
+    return chunks
+
+
+def boilerplate_hashes(cur: duckdb.DuckDBPyConnection, min_documents: int) -> set[str]:
+    """Paragraphs repeated within one document, or shared by min_documents distinct texts."""
+    rows = cur.execute(
+        """
+        WITH current_paragraphs AS (
+            SELECT p.para_hash, d.doc_id, d.text_hash
+            FROM paragraphs p JOIN documents d USING (doc_id)
+            WHERE d.is_current AND d.status IN ('ok', 'partial')
+        ),
+        within AS (
+            SELECT para_hash FROM current_paragraphs GROUP BY para_hash, doc_id
+            HAVING count(*) >= 2
+        ),
+        across AS (
+            SELECT para_hash FROM current_paragraphs GROUP BY para_hash
+            HAVING count(DISTINCT text_hash) >= ?
+        )
+        SELECT para_hash FROM within UNION SELECT para_hash FROM across
+        """,
+        [min_documents],
+    ).fetchall()
+    return {row[0] for row in rows}
+
+
+def documents_to_chunk(cur: duckdb.DuckDBPyConnection) -> list[int]:
+    """Current documents with text and no chunks yet (new ones, or left by an interrupted run)."""
+    rows = cur.execute(
+        """
+        SELECT d.doc_id FROM documents d
+        WHERE d.is_current AND d.status IN ('ok', 'partial')
+          AND NOT EXISTS (SELECT 1 FROM chunks c WHERE c.doc_id = d.doc_id)
+        ORDER BY d.doc_id
+        """
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
+def chunk_document(db: Database, run_id: str, doc_id: int,
+                   count_tokens: Callable[[list[str]], list[int]], max_tokens: int,
+                   boilerplate: set[str]) -> int:
+    """Chunk one stored document and store its chunks, linking repeats to their first copy."""
+    with db.cursor() as cur:
+        text = cur.execute(
+            "SELECT t.text FROM documents d JOIN texts t USING (text_sha256) WHERE d.doc_id = ?",
+            [doc_id],
+        ).fetchone()[0]
+        segments = [
+            Segment(start, end, kind, page, section)
+            for start, end, kind, page, section in cur.execute(
+                "SELECT char_start, char_end, kind, page_number, section FROM segments "
+                "WHERE doc_id = ? ORDER BY seq",
+                [doc_id],
+            ).fetchall()
+        ]
+    chunks = chunk_segments(text, segments, count_tokens, max_tokens, boilerplate)
+    with db.transaction() as cur:
+        for chunk in chunks:
+            chunk_hash = normalized_text_hash(text[chunk.char_start:chunk.char_end])
+            first = cur.execute(
+                "SELECT min(chunk_id) FROM chunks WHERE chunk_hash = ?", [chunk_hash]
+            ).fetchone()[0]
+            cur.execute(
+                """
+                INSERT INTO chunks (doc_id, seq, char_start, char_end, page_start, page_end,
+                    section, token_count, chunk_hash, is_boilerplate, duplicate_of_chunk,
+                    summary_status, created_run_id)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)
+                """,
+                [doc_id, chunk.seq, chunk.char_start, chunk.char_end, chunk.page_start,
+                 chunk.page_end, chunk.section, chunk.token_count, chunk_hash,
+                 chunk.is_boilerplate, first, run_id],
+            )
+    return len(chunks)

@@ -1,0 +1,357 @@
+"""Read, parse and store the files an inventory says are new or possibly changed."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from compliance.db import Database
+from compliance.isolation import run_isolated
+from compliance.risk_hints import risk_hint_score
+from compliance.textnorm import normalized_text_hash, sha256_text
+from tasks.chunk import paragraph_hash
+from tasks.discover import SourceFile
+from tasks.extract import (
+    CORRUPT,
+    DUPLICATE,
+    EMPTY,
+    REMOVED,
+    TEXT_STATUSES,
+    TIMEOUT,
+    TOO_LARGE,
+    Extraction,
+    extract_attachment,
+    extract_file,
+)
+from tasks.inventory import KnownVersion, sha256_file
+
+MAX_ATTACHMENT_DEPTH = 3
+
+
+@dataclass
+class IngestSettings:
+    """Limits for reading files."""
+
+    max_file_bytes: int = 100_000_000
+    parse_timeout_seconds: float = 300.0
+    workers: int = 2
+    large_text_bytes: int = 1_000_000
+
+
+@dataclass
+class IngestResult:
+    """Counts of what ingestion did, and the documents it stored."""
+
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    duplicate: int = 0
+    failed: int = 0
+    removed: int = 0
+    doc_ids: list[int] = field(default_factory=list)
+    failures: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+@dataclass
+class _Job:
+    rel_path: str
+    source: SourceFile | None
+    previous: KnownVersion | None
+    sha256: str
+    size_bytes: int
+    mtime_ns: int | None
+    parent_doc_id: int | None = None
+    depth: int = 0
+    data: bytes | None = None
+
+
+def _timestamp(mtime_ns: int | None) -> dt.datetime | None:
+    if mtime_ns is None:
+        return None
+    return dt.datetime.fromtimestamp(mtime_ns / 1e9, tz=dt.UTC)
+
+
+def _extension(rel_path: str) -> str:
+    return Path(rel_path.rsplit("#", 1)[-1]).suffix.lower().lstrip(".")
+
+
+def _retire(cur: duckdb.DuckDBPyConnection, doc_id: int) -> None:
+    """Make a version and its attachments non-current."""
+    cur.execute(
+        "UPDATE documents SET is_current = false WHERE doc_id = ? OR parent_doc_id = ?",
+        [doc_id, doc_id],
+    )
+    # Attachments of attachments.
+    cur.execute(
+        """
+        UPDATE documents SET is_current = false
+        WHERE is_current AND parent_doc_id IN (SELECT doc_id FROM documents WHERE NOT is_current)
+        """
+    )
+
+
+def _next_version(cur: duckdb.DuckDBPyConnection, root: str, rel_path: str) -> int:
+    row = cur.execute(
+        "SELECT coalesce(max(version), 0) FROM documents WHERE source_root = ? AND rel_path = ?",
+        [root, rel_path],
+    ).fetchone()
+    return int(row[0]) + 1
+
+
+def _insert_document(cur: duckdb.DuckDBPyConnection, run_id: str, root: str, job: _Job,
+                     status: str, **columns: object) -> int:
+    if job.previous is not None:
+        _retire(cur, job.previous.doc_id)
+    values = {
+        "source_root": root,
+        "rel_path": job.rel_path,
+        "version": _next_version(cur, root, job.rel_path),
+        "is_current": True,
+        "parent_doc_id": job.parent_doc_id,
+        "sha256": job.sha256,
+        "size_bytes": job.size_bytes,
+        "mtime": _timestamp(job.mtime_ns),
+        "mtime_ns": job.mtime_ns,
+        "declared_extension": _extension(job.rel_path),
+        "status": status,
+        "first_run_id": run_id,
+        "last_seen_run_id": run_id,
+        **columns,
+    }
+    names = ", ".join(values)
+    marks = ", ".join("?" for _ in values)
+    row = cur.execute(
+        f"INSERT INTO documents ({names}) VALUES ({marks}) RETURNING doc_id", list(values.values())
+    ).fetchone()
+    return int(row[0])
+
+
+def _find_byte_duplicate(cur: duckdb.DuckDBPyConnection, job: _Job) -> int | None:
+    row = cur.execute(
+        """
+        SELECT min(doc_id) FROM documents
+        WHERE sha256 = ? AND is_current AND status NOT IN ('duplicate', 'removed')
+          AND NOT (rel_path = ? AND parent_doc_id IS NOT DISTINCT FROM ?)
+        """,
+        [job.sha256, job.rel_path, job.parent_doc_id],
+    ).fetchone()
+    return row[0] if row and row[0] is not None else None
+
+
+def _store_extraction(cur: duckdb.DuckDBPyConnection, run_id: str, root: str, job: _Job,
+                      extraction: Extraction) -> int:
+    columns: dict[str, object] = {
+        "format": extraction.format,
+        "extractor": extraction.extractor,
+        "page_count": extraction.page_count,
+        "language": extraction.language,
+        "error": extraction.error,
+    }
+    if extraction.status in TEXT_STATUSES:
+        text = extraction.text
+        text_sha = sha256_text(text)
+        text_hash = normalized_text_hash(text)
+        cur.execute(
+            "INSERT INTO texts (text_sha256, text, char_count) VALUES (?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
+            [text_sha, text, len(text)],
+        )
+        same = cur.execute(
+            """
+            SELECT min(doc_id) FROM documents
+            WHERE text_hash = ? AND is_current AND status IN ('ok', 'partial')
+            """,
+            [text_hash],
+        ).fetchone()[0]
+        columns |= {"text_hash": text_hash, "text_sha256": text_sha, "same_text_as": same,
+                    "risk_hint_score": risk_hint_score(text)}
+    doc_id = _insert_document(cur, run_id, root, job, extraction.status, **columns)
+    if extraction.status in TEXT_STATUSES:
+        cur.executemany(
+            "INSERT INTO segments VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [[doc_id, i, s.start, s.end, s.kind, s.page, s.section]
+             for i, s in enumerate(extraction.segments)],
+        )
+        if extraction.pages:
+            cur.executemany(
+                "INSERT INTO pages VALUES (?, ?, ?, ?)",
+                [[doc_id, page, start, end] for page, start, end in extraction.pages],
+            )
+        hashes = [paragraph_hash(extraction.text[s.start:s.end]) for s in extraction.segments]
+        cur.executemany("INSERT INTO paragraphs VALUES (?, ?)",
+                        [[h, doc_id] for h in hashes if h])
+    return doc_id
+
+
+def ingest_files(
+    db: Database,
+    run_id: str,
+    root: Path,
+    new: list[SourceFile],
+    suspect: list[tuple[SourceFile, KnownVersion]],
+    settings: IngestSettings,
+    progress: Callable[[str], None] = lambda message: None,
+) -> IngestResult:
+    """Hash, dedupe, parse (in isolated workers) and store files; one transaction per document."""
+    result = IngestResult()
+    source_root = str(root)
+    jobs: list[_Job] = []
+    candidates = [(f, None) for f in new] + list(suspect)
+    for source_file, previous in candidates:
+        path = root / source_file.rel_path
+        if source_file.size_bytes > settings.max_file_bytes:
+            job = _Job(source_file.rel_path, source_file, previous, None, source_file.size_bytes,
+                       source_file.mtime_ns)
+            with db.transaction() as cur:
+                doc_id = _insert_document(cur, run_id, source_root, job, TOO_LARGE, error=(
+                    f"file is {source_file.size_bytes:,} bytes, over the "
+                    f"{settings.max_file_bytes:,}-byte limit"))
+            result.failed += 1
+            result.failures.append((source_file.rel_path, TOO_LARGE, "over the size limit"))
+            result.doc_ids.append(doc_id)
+            continue
+        try:
+            digest = sha256_file(path)
+        except OSError as exc:
+            result.failures.append((source_file.rel_path, "unreadable", str(exc)))
+            continue
+        if previous is not None and previous.sha256 == digest:
+            with db.cursor() as cur:  # touched, not changed: remember the new stat
+                cur.execute(
+                    "UPDATE documents SET mtime_ns = ?, mtime = ?, size_bytes = ?, "
+                    "last_seen_run_id = ? WHERE doc_id = ?",
+                    [source_file.mtime_ns, _timestamp(source_file.mtime_ns),
+                     source_file.size_bytes, run_id, previous.doc_id],
+                )
+            result.unchanged += 1
+            continue
+        jobs.append(_Job(source_file.rel_path, source_file, previous, digest,
+                         source_file.size_bytes, source_file.mtime_ns))
+
+    while jobs:
+        jobs = _ingest_round(db, run_id, source_root, root, jobs, settings, result, progress)
+    return result
+
+
+def _ingest_round(db: Database, run_id: str, source_root: str, root: Path, jobs: list[_Job],
+                  settings: IngestSettings, result: IngestResult,
+                  progress: Callable[[str], None]) -> list[_Job]:
+    """Store one generation of jobs; return the attachments they revealed."""
+    to_parse: list[_Job] = []
+    later_copies: list[tuple[_Job, int]] = []
+    first_by_sha: dict[str, int] = {}
+    for job in jobs:
+        if job.size_bytes > 0:
+            with db.cursor() as cur:
+                duplicate_of = _find_byte_duplicate(cur, job)
+            if duplicate_of is not None:
+                with db.transaction() as cur:
+                    doc_id = _insert_document(cur, run_id, source_root, job, DUPLICATE,
+                                              duplicate_of=duplicate_of)
+                _count_version(result, job)
+                result.duplicate += 1
+                result.doc_ids.append(doc_id)
+                continue
+            if job.sha256 in first_by_sha:
+                later_copies.append((job, first_by_sha[job.sha256]))
+                continue
+            first_by_sha[job.sha256] = len(to_parse)
+        to_parse.append(job)
+
+    work = []
+    for index, job in enumerate(to_parse):
+        if job.data is not None:
+            work.append((index, (extract_attachment, (job.data, job.rel_path,
+                                                      settings.large_text_bytes))))
+        else:
+            work.append((index, (extract_file, (str(root / job.rel_path), job.rel_path,
+                                                settings.large_text_bytes))))
+
+    stored: dict[int, int] = {}
+    children: list[_Job] = []
+    for outcome in run_isolated(_dispatch, work, settings.workers,
+                                settings.parse_timeout_seconds):
+        job = to_parse[outcome.key]
+        if outcome.value is not None:
+            extraction: Extraction = outcome.value
+        elif outcome.timed_out:
+            extraction = Extraction(format=_extension(job.rel_path) or "unknown", status=TIMEOUT,
+                                    extractor="none", error=outcome.error)
+        else:
+            extraction = Extraction(format=_extension(job.rel_path) or "unknown", status=CORRUPT,
+                                    extractor="none", error=outcome.error)
+        with db.transaction() as cur:
+            doc_id = _store_extraction(cur, run_id, source_root, job, extraction)
+        stored[outcome.key] = doc_id
+        result.doc_ids.append(doc_id)
+        _count_version(result, job)
+        if extraction.status not in TEXT_STATUSES and extraction.status != EMPTY:
+            result.failed += 1
+            result.failures.append((job.rel_path, extraction.status, extraction.error or ""))
+        progress(f"{extraction.status:<11} {job.rel_path}")
+        if job.depth < MAX_ATTACHMENT_DEPTH:
+            names: dict[str, int] = {}
+            for attachment in extraction.attachments:
+                count = names[attachment.name] = names.get(attachment.name, 0) + 1
+                label = attachment.name if count == 1 else f"{attachment.name}~{count}"
+                children.append(_Job(
+                    rel_path=f"{job.rel_path}#{label}", source=None, previous=None,
+                    sha256=sha256_text_bytes(attachment.data), size_bytes=len(attachment.data),
+                    mtime_ns=job.mtime_ns, parent_doc_id=doc_id, depth=job.depth + 1,
+                    data=attachment.data,
+                ))
+    for job, first_index in later_copies:
+        with db.transaction() as cur:
+            doc_id = _insert_document(cur, run_id, source_root, job, DUPLICATE,
+                                      duplicate_of=stored.get(first_index))
+        _count_version(result, job)
+        result.duplicate += 1
+        result.doc_ids.append(doc_id)
+    return children
+
+
+def _count_version(result: IngestResult, job: _Job) -> None:
+    if job.parent_doc_id is not None:
+        return
+    if job.previous is None:
+        result.new += 1
+    else:
+        result.changed += 1
+
+
+def _dispatch(payload: tuple[Callable[[tuple], Extraction], tuple]) -> Extraction:
+    function, arguments = payload
+    return function(arguments)
+
+
+def sha256_text_bytes(data: bytes) -> str:
+    """Hex sha256 of bytes."""
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
+
+
+def mark_removed(db: Database, run_id: str, root: Path,
+                 removed: list[tuple[str, KnownVersion]]) -> int:
+    """Record paths that disappeared from the source root as a `removed` version."""
+    for rel_path, previous in removed:
+        job = _Job(rel_path, None, previous, previous.sha256, 0, None)
+        with db.transaction() as cur:
+            _insert_document(cur, run_id, str(root), job, REMOVED,
+                             error="file no longer present under the source root")
+    return len(removed)
+
+
+def touch_unchanged(db: Database, run_id: str, doc_ids: list[int]) -> None:
+    """Note that unchanged documents were seen by this run."""
+    if not doc_ids:
+        return
+    with db.cursor() as cur:
+        cur.execute(
+            "UPDATE documents SET last_seen_run_id = ? WHERE doc_id IN (SELECT unnest(?))",
+            [run_id, doc_ids],
+        )

@@ -1,0 +1,119 @@
+"""Compare the files found under a source root with what the database knows about them."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from tasks.discover import SourceFile, matches_globs
+
+
+@dataclass
+class KnownVersion:
+    """The current stored version of one path."""
+
+    doc_id: int
+    version: int
+    sha256: str | None
+    size_bytes: int | None
+    mtime_ns: int | None
+    status: str
+
+
+@dataclass
+class Inventory:
+    """What a run has to do with each file: the plan, before any file is read."""
+
+    new: list[SourceFile] = field(default_factory=list)
+    changed: list[tuple[SourceFile, KnownVersion]] = field(default_factory=list)
+    suspect: list[tuple[SourceFile, KnownVersion]] = field(default_factory=list)
+    unchanged: list[tuple[SourceFile, KnownVersion]] = field(default_factory=list)
+    removed: list[tuple[str, KnownVersion]] = field(default_factory=list)
+
+    @property
+    def has_file_work(self) -> bool:
+        """True when any file must be read or any path marked removed."""
+        return bool(self.new or self.changed or self.suspect or self.removed)
+
+
+def known_versions(cur: duckdb.DuckDBPyConnection, source_root: str) -> dict[str, KnownVersion]:
+    """The current top-level (non-attachment) versions under a source root, by relative path."""
+    rows = cur.execute(
+        """
+        SELECT rel_path, doc_id, version, sha256, size_bytes, mtime_ns, status
+        FROM documents
+        WHERE source_root = ? AND is_current AND parent_doc_id IS NULL
+        """,
+        [source_root],
+    ).fetchall()
+    return {row[0]: KnownVersion(*row[1:]) for row in rows}
+
+
+def take_inventory(
+    files: list[SourceFile],
+    known: dict[str, KnownVersion],
+    include: list[str],
+    exclude: list[str],
+    verify_hashes: bool,
+) -> Inventory:
+    """Sort files into new, changed, unchanged and suspect (stat differs: hash decides)."""
+    plan = Inventory()
+    seen = set()
+    for source_file in files:
+        seen.add(source_file.rel_path)
+        previous = known.get(source_file.rel_path)
+        if previous is None or previous.status == "removed":
+            plan.new.append(source_file)
+        elif (not verify_hashes and previous.size_bytes == source_file.size_bytes
+              and previous.mtime_ns == source_file.mtime_ns):
+            plan.unchanged.append((source_file, previous))
+        else:
+            plan.suspect.append((source_file, previous))
+    for rel_path, previous in known.items():
+        # Only paths this run could have seen count as removed: same root, same globs.
+        if (rel_path not in seen and previous.status != "removed"
+                and matches_globs(rel_path, include, exclude)):
+            plan.removed.append((rel_path, previous))
+    return plan
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def outstanding_work(cur: duckdb.DuckDBPyConnection, summarize: bool) -> dict[str, int]:
+    """Work left in the database whatever the files say: unchunked, unsummarized, unlinked."""
+    unchunked, unchecked = cur.execute(
+        """
+        SELECT count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM chunks c
+                                                  WHERE c.doc_id = d.doc_id)),
+               count(*) FILTER (WHERE NOT d.similarity_checked)
+        FROM documents d WHERE d.is_current AND d.status IN ('ok', 'partial')
+        """
+    ).fetchone()
+    pending = 0
+    if summarize:
+        pending = cur.execute(
+            """
+            SELECT count(*) FROM chunks c JOIN documents d USING (doc_id)
+            WHERE d.is_current AND c.summary_status = 'pending'
+            """
+        ).fetchone()[0]
+        pending += cur.execute(
+            """
+            SELECT count(*) FROM documents d
+            WHERE d.is_current AND d.status IN ('ok', 'partial')
+              AND EXISTS (SELECT 1 FROM chunks c WHERE c.doc_id = d.doc_id)
+              AND NOT EXISTS (SELECT 1 FROM document_summaries s WHERE s.doc_id = d.doc_id)
+            """
+        ).fetchone()[0]
+    return {"unchunked": int(unchunked), "pending_summaries": int(pending),
+            "unlinked": int(unchecked)}

@@ -1,0 +1,92 @@
+"""The end-of-run summary, read back from the database so it shows what was stored."""
+
+from __future__ import annotations
+
+import duckdb
+
+
+def run_summary(cur: duckdb.DuckDBPyConnection, run_id: str) -> str:
+    """A plain-text report of one run and the state of the database after it."""
+    run = cur.execute(
+        """
+        SELECT run_id, status, source_root, files_seen, docs_new, docs_changed, docs_unchanged,
+               docs_duplicate, docs_failed, docs_removed, chunks_new, summaries_done,
+               summaries_cached, summaries_pending, model_calls, local_model_seconds,
+               wall_seconds, orchestrator, error
+        FROM runs WHERE run_id = ?
+        """,
+        [run_id],
+    ).fetchone()
+    if run is None:
+        return f"run {run_id} not found"
+    (rid, status, root, seen, new, changed, unchanged, duplicate, failed, removed, chunks,
+     done, cached, pending, calls, model_seconds, wall, orchestrator, error) = run
+    lines = [
+        f"Run {rid}: {status} in {wall or 0:.1f} s ({orchestrator})",
+        f"  source           {root}",
+        f"  files            {seen or 0} seen: {new or 0} new, {changed or 0} changed, "
+        f"{unchanged or 0} unchanged, {duplicate or 0} duplicate, {failed or 0} failed, "
+        f"{removed or 0} removed",
+        f"  chunks           {chunks or 0} new",
+        f"  summaries        {done or 0} chunks done ({cached or 0} from cache), "
+        f"{pending or 0} pending",
+        f"  local model      {calls or 0} calls, {model_seconds or 0:.1f} s",
+    ]
+    if error:
+        lines.append(f"  error            {error}")
+    statuses = cur.execute(
+        """
+        SELECT status, count(*) FROM documents WHERE source_root = ? AND is_current
+        GROUP BY 1 ORDER BY 2 DESC
+        """,
+        [root],
+    ).fetchall()
+    lines.append("  documents now    " + ", ".join(f"{s} {n}" for s, n in statuses))
+    methods = cur.execute(
+        """
+        SELECT s.method, count(*) FROM chunks c JOIN summaries s USING (summary_key)
+        JOIN documents d USING (doc_id)
+        WHERE d.is_current AND d.source_root = ? GROUP BY 1 ORDER BY 2 DESC
+        """,
+        [root],
+    ).fetchall()
+    total = sum(n for _, n in methods)
+    if total:
+        lines.append("  summary methods  " + ", ".join(
+            f"{m} {n / total:.0%}" for m, n in methods) + f" of {total} summarized chunks")
+    links = cur.execute(
+        """
+        SELECT count(*) FILTER (WHERE duplicate_of IS NOT NULL),
+               count(*) FILTER (WHERE same_text_as IS NOT NULL)
+        FROM documents WHERE source_root = ? AND is_current
+        """,
+        [root],
+    ).fetchone()
+    near = cur.execute(
+        """
+        SELECT count(*) FROM near_duplicates n JOIN documents d ON d.doc_id = n.doc_id
+        WHERE d.source_root = ? AND d.is_current
+        """,
+        [root],
+    ).fetchone()[0]
+    repeated = cur.execute(
+        """
+        SELECT count(*) FROM chunks c JOIN documents d USING (doc_id)
+        WHERE d.source_root = ? AND d.is_current AND c.duplicate_of_chunk IS NOT NULL
+        """,
+        [root],
+    ).fetchone()[0]
+    lines.append(f"  dedupe           {links[0]} byte-identical, {links[1]} same text, "
+                 f"{near} near-duplicate, {repeated} repeated chunks")
+    failures = cur.execute(
+        """
+        SELECT rel_path, status, error FROM documents
+        WHERE source_root = ? AND is_current
+          AND status NOT IN ('ok', 'partial', 'duplicate', 'removed')
+        ORDER BY rel_path LIMIT 20
+        """,
+        [root],
+    ).fetchall()
+    for rel_path, doc_status, reason in failures:
+        lines.append(f"  ! {doc_status:<11} {rel_path}: {(reason or '')[:100]}")
+    return "\n".join(lines)
