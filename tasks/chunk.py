@@ -64,7 +64,16 @@ def _split_long(start: int, end: int, text: str, max_tokens: int,
             pieces.append((cursor, cut))
             cursor = cut
     counts = count([text[a:b] for a, b in pieces])
-    return [(a, b, n) for (a, b), n in zip(pieces, counts, strict=True)]
+    result: list[tuple[int, int, int]] = []
+    for (a, b), n in zip(pieces, counts, strict=True):
+        if n <= max_tokens or b - a < 2:
+            result.append((a, b, n))
+        else:  # token density varies (scripts, numbers): halve until it fits
+            middle = text.rfind(" ", a + 1, (a + b) // 2 + 1)
+            middle = middle + 1 if middle > a else (a + b) // 2
+            result.extend(_split_long(a, middle, text, max_tokens, count))
+            result.extend(_split_long(middle, b, text, max_tokens, count))
+    return result
 
 
 def chunk_segments(

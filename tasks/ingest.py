@@ -171,20 +171,20 @@ def _store_extraction(cur: duckdb.DuckDBPyConnection, run_id: str, root: str, jo
                     "risk_hint_score": risk_hint_score(text)}
     doc_id = _insert_document(cur, run_id, root, job, extraction.status, **columns)
     if extraction.status in TEXT_STATUSES:
-        cur.executemany(
-            "INSERT INTO segments VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [[doc_id, i, s.start, s.end, s.kind, s.page, s.section]
-             for i, s in enumerate(extraction.segments)],
-        )
-        if extraction.pages:
-            cur.executemany(
-                "INSERT INTO pages VALUES (?, ?, ?, ?)",
-                [[doc_id, page, start, end] for page, start, end in extraction.pages],
-            )
+        _insert_rows(cur, "segments", [
+            [doc_id, i, s.start, s.end, s.kind, s.page, s.section]
+            for i, s in enumerate(extraction.segments)])
+        _insert_rows(cur, "pages", [[doc_id, page, start, end]
+                                    for page, start, end in extraction.pages])
         hashes = [paragraph_hash(extraction.text[s.start:s.end]) for s in extraction.segments]
-        cur.executemany("INSERT INTO paragraphs VALUES (?, ?)",
-                        [[h, doc_id] for h in hashes if h])
+        _insert_rows(cur, "paragraphs", [[h, doc_id] for h in hashes if h])
     return doc_id
+
+
+def _insert_rows(cur: duckdb.DuckDBPyConnection, table: str, rows: list[list[object]]) -> None:
+    if rows:
+        marks = ", ".join("?" for _ in rows[0])
+        cur.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
 
 
 def ingest_files(
