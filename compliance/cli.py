@@ -5,13 +5,16 @@ from __future__ import annotations
 import os
 import sys
 import time
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from compliance.paths import DEFAULT_DB_PATH
+
+if TYPE_CHECKING:
+    from compliance.params import PipelineParams
 
 app = typer.Typer(help="A document compliance pipeline that is cheap by design.",
                   no_args_is_help=True, add_completion=False)
@@ -19,7 +22,7 @@ model_app = typer.Typer(help="Manage local GGUF models.", no_args_is_help=True)
 app.add_typer(model_app, name="model")
 
 
-class SummarizeMode(str, Enum):
+class SummarizeMode(StrEnum):
     """Whether the local model summarizes."""
 
     all = "all"
@@ -33,7 +36,7 @@ def _quiet_libraries() -> None:
     os.environ.setdefault("DO_NOT_TRACK", "1")
 
 
-def _nothing_to_do(params: object) -> bool:
+def _nothing_to_do(params: PipelineParams) -> bool:
     """True when the files match the database and no stored work is outstanding.
 
     Decided from stat calls and a read-only query: a re-run over an unchanged folder reads no
@@ -59,7 +62,7 @@ def _nothing_to_do(params: object) -> bool:
     return not any(outstanding.values())
 
 
-def _record_noop_run(params: object, started: float) -> str:
+def _record_noop_run(params: PipelineParams, started: float) -> str:
     from compliance import db as database
     from compliance.runs import close_run, new_run_id, open_run
     from tasks import report
@@ -82,7 +85,7 @@ def _record_noop_run(params: object, started: float) -> str:
     return summary
 
 
-def discover_files_count(params: object) -> int:
+def discover_files_count(params: PipelineParams) -> int:
     """How many files the run's globs select."""
     from tasks.discover import discover_files
 
