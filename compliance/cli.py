@@ -29,6 +29,14 @@ class SummarizeMode(StrEnum):
     off = "off"
 
 
+class EscalationMode(StrEnum):
+    """How flagged text reaches the cloud model."""
+
+    sync = "sync"
+    batch = "batch"
+    off = "off"
+
+
 def _quiet_libraries() -> None:
     os.environ.setdefault("UNSTRUCTURED_DISABLE_NOTICE", "1")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
@@ -56,7 +64,12 @@ def _nothing_to_do(params: PipelineParams) -> bool:
                                         params.verify_hashes)
         if plan.has_file_work:
             return False
-        outstanding = inventory.outstanding_work(conn, params.summarize == "all")
+        from compliance.cloud import load_api_key
+        from compliance.rules import load_rules
+
+        cloud = params.escalation != "off" and bool(load_api_key())
+        outstanding = inventory.outstanding_work(conn, params.summarize == "all",
+                                                 load_rules().version, cloud)
     finally:
         conn.close()
     return not any(outstanding.values())
@@ -111,6 +124,19 @@ def run(
         help="Hash every file instead of trusting size and mtime.")] = False,
     max_chunk_tokens: Annotated[int, typer.Option(min=64, max=4096,
                                                   help="Largest chunk in tokens.")] = 384,
+    escalation: Annotated[EscalationMode, typer.Option(
+        help="'sync', 'batch' (half price, nightly) or 'off' (nothing leaves the machine)."
+    )] = EscalationMode.sync,
+    cloud_model: Annotated[str, typer.Option(help="Claude model for escalations.")] = (
+        "claude-haiku-4-5"),
+    budget_usd: Annotated[float | None, typer.Option(
+        min=0, help="Most USD this run may spend on the cloud model.")] = 1.0,
+    daily_budget_usd: Annotated[float | None, typer.Option(
+        min=0, help="Most USD all runs may spend per UTC day.")] = None,
+    triage_threshold: Annotated[int, typer.Option(
+        min=1, help="Severity weight at which a chunk is escalated.")] = 2,
+    anthropic_base_url: Annotated[str | None, typer.Option(
+        help="Anthropic API base URL (e.g. a local test server).")] = None,
     always_run_flow: Annotated[bool, typer.Option(
         help="Start the Prefect flow even when nothing changed.")] = False,
 ) -> None:
@@ -119,13 +145,19 @@ def run(
     from pydantic import ValidationError
 
     from compliance.db import DatabaseBusyError
+    from compliance.ledger import UnknownModelPriceError
+    from compliance.model_registry import ModelError
     from compliance.params import PipelineParams
+    from compliance.rules import RulePackError
 
     started = time.perf_counter()
     values: dict[str, object] = {
         "source": str(source), "db_path": str(db), "model": model,
         "summarize": summarize.value, "local_budget_seconds": local_budget_seconds,
         "verify_hashes": verify_hashes, "max_chunk_tokens": max_chunk_tokens,
+        "escalation": escalation.value, "cloud_model": cloud_model, "budget_usd": budget_usd,
+        "daily_budget_usd": daily_budget_usd, "triage_threshold": triage_threshold,
+        "anthropic_base_url": anthropic_base_url,
     }
     if include:
         values["include"] = include
@@ -144,6 +176,9 @@ def run(
 
         result = compliance_pipeline(params)
     except DatabaseBusyError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except (RulePackError, UnknownModelPriceError, ModelError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     typer.echo(result["summary"])

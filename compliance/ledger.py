@@ -31,6 +31,7 @@ class ModelPrice:
     cache_write_5m: Decimal
     cache_write_1h: Decimal
     cache_read: Decimal
+    min_cacheable_tokens: int = 1024
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,22 @@ class PriceTable:
         return total.quantize(_QUANTUM, rounding=ROUND_HALF_UP)
 
 
+    def upper_bound(self, model: str, input_bytes: int, overhead_tokens: int, max_tokens: int,
+                    batch: bool = False) -> Decimal:
+        """A true upper bound of one request's cost, before it is sent.
+
+        A token is at least one byte, so the UTF-8 length bounds the input tokens; every input
+        token is priced at the dearest input rate (a cache write) and the output at max_tokens.
+        """
+        price = self.price(model)
+        input_rate = max(price.input, price.cache_write_5m, price.cache_write_1h)
+        total = (Decimal(input_bytes + overhead_tokens) * input_rate
+                 + Decimal(max_tokens) * price.output) / _MILLION
+        if batch:
+            total *= 1 - self.batch_discount
+        return total.quantize(_QUANTUM, rounding=ROUND_HALF_UP) + _QUANTUM
+
+
 def _decimal(value: float | int | str) -> Decimal:
     return Decimal(str(value))
 
@@ -91,6 +108,7 @@ def load_price_table(path: Path = PRICE_FILE) -> PriceTable:
             cache_write_5m=_decimal(entry["cache_write_5m"]),
             cache_write_1h=_decimal(entry["cache_write_1h"]),
             cache_read=_decimal(entry["cache_read"]),
+            min_cacheable_tokens=int(entry.get("min_cacheable_tokens", 1024)),
         )
         for alias in [name, *entry.get("aliases", [])]:
             models[alias] = price
@@ -138,3 +156,82 @@ def record_local_call(cur: duckdb.DuckDBPyConnection, call: LocalCall) -> int:
         ],
     ).fetchone()
     return int(row[0])
+
+
+def reserve_cloud_call(cur: duckdb.DuckDBPyConnection, run_id: str, model: str,
+                       prompt_version: str, price_version: str, bound: Decimal, attempt: int,
+                       is_batch: bool, sent_sha256: str | None, custom_id: str | None = None,
+                       batch_id: str | None = None, purpose: str = "escalation") -> int:
+    """Book a cloud call before it is sent, at its upper bound: money that may be spent."""
+    row = cur.execute(
+        """
+        INSERT INTO llm_calls (run_id, purpose, provider, model, prompt_version, attempt,
+            is_batch, price_version, cost_usd, bound_usd, duration_seconds, cpu_seconds, status,
+            sent_sha256, custom_id, batch_id)
+        VALUES (?, ?, 'anthropic', ?, ?, ?, ?, ?, ?, ?, 0, 0, 'reserved', ?, ?, ?)
+        RETURNING call_id
+        """,
+        [run_id, purpose, model, prompt_version, attempt, is_batch, price_version, bound, bound,
+         sent_sha256, custom_id, batch_id],
+    ).fetchone()
+    return int(row[0])
+
+
+def settle_cloud_call(cur: duckdb.DuckDBPyConnection, call_id: int, table: PriceTable,
+                      model: str, usage: dict[str, int], is_batch: bool, request_id: str | None,
+                      seconds: float, error: str | None = None) -> Decimal:
+    """Replace a reservation with the cost of the usage the API reported."""
+    cost = table.cost(
+        model,
+        input_tokens=usage.get("input_tokens", 0),
+        output_tokens=usage.get("output_tokens", 0),
+        cache_write_tokens=usage.get("cache_creation_input_tokens", 0),
+        cache_read_tokens=usage.get("cache_read_input_tokens", 0),
+        batch=is_batch,
+    )
+    cur.execute(
+        """
+        UPDATE llm_calls SET status = 'settled', cost_usd = ?, input_tokens = ?,
+            output_tokens = ?, cache_write_tokens = ?, cache_read_tokens = ?, request_id = ?,
+            duration_seconds = ?, error = ?
+        WHERE call_id = ?
+        """,
+        [cost, usage.get("input_tokens", 0), usage.get("output_tokens", 0),
+         usage.get("cache_creation_input_tokens", 0), usage.get("cache_read_input_tokens", 0),
+         request_id, seconds, error, call_id],
+    )
+    return cost
+
+
+def fail_cloud_call(cur: duckdb.DuckDBPyConnection, call_id: int, error: str,
+                    request_id: str | None, seconds: float) -> None:
+    """An attempt the API answered with an error: errors are not billed, so it costs $0."""
+    cur.execute(
+        """
+        UPDATE llm_calls SET status = 'failed', cost_usd = 0, error = ?, request_id = ?,
+            duration_seconds = ?
+        WHERE call_id = ?
+        """,
+        [error[:500], request_id, seconds, call_id],
+    )
+
+
+def note_unsettled(cur: duckdb.DuckDBPyConnection, call_id: int, error: str,
+                   seconds: float) -> None:
+    """An attempt that died without an answer keeps its reservation: it may have been billed."""
+    cur.execute("UPDATE llm_calls SET error = ?, duration_seconds = ? WHERE call_id = ?",
+                [error[:500], seconds, call_id])
+
+
+def cloud_spend(cur: duckdb.DuckDBPyConnection, run_id: str | None = None,
+                day: str | None = None) -> Decimal:
+    """Settled plus reserved cloud spend of a run, or of a UTC day (YYYY-MM-DD)."""
+    if run_id is not None:
+        row = cur.execute(
+            "SELECT coalesce(sum(cost_usd), 0) FROM llm_calls "
+            "WHERE provider <> 'local' AND run_id = ?", [run_id]).fetchone()
+    else:
+        row = cur.execute(
+            "SELECT coalesce(sum(cost_usd), 0) FROM llm_calls WHERE provider <> 'local' "
+            "AND CAST(timezone('UTC', created_at) AS DATE) = CAST(? AS DATE)", [day]).fetchone()
+    return Decimal(row[0])

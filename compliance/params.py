@@ -43,6 +43,35 @@ class PipelineParams(BaseModel):
     parse_timeout_seconds: float = Field(300, gt=0, description="Parsing one file longer than "
                                          "this marks it 'timeout'.")
     parse_workers: int = Field(2, ge=1, le=32, description="Parser processes.")
+    escalation: Literal["sync", "batch", "off"] = Field(
+        "sync", description="How flagged text goes to the cloud model: 'sync' (concurrent "
+        "requests, manual runs), 'batch' (Message Batches API at half price, nightly runs) or "
+        "'off' (nothing leaves the machine; flagged chunks stay pending).")
+    cloud_model: str = Field("claude-haiku-4-5", description="Claude model for escalations; it "
+                             "must be in data/prices/anthropic.yaml.")
+    budget_usd: float | None = Field(1.0, ge=0, description="Most USD this run may spend on the "
+                                     "cloud model (upper bounds of requests in flight count). "
+                                     "Empty: no per-run cap.")
+    daily_budget_usd: float | None = Field(None, ge=0, description="Most USD all runs may spend "
+                                           "per UTC day. Empty: no daily cap.")
+    triage_threshold: int = Field(2, ge=1, description="Escalate a chunk when the severity "
+                                  "weights of its escalating flags add up to this "
+                                  "(low 1, medium 2, high 3, critical 4).")
+    context_chars: int = Field(240, ge=0, le=4000, description="Characters of context sent on "
+                               "each side of a flagged span (snapped to sentence ends).")
+    redact_personal_data: bool = Field(True, description="Replace personal data with typed "
+                                       "placeholders before any text leaves the machine.")
+    max_spans_per_request: int = Field(8, ge=1, le=50, description="Flagged spans per cloud "
+                                       "request (the policy prompt is paid once per request).")
+    cloud_concurrency: int = Field(4, ge=1, le=32, description="Concurrent requests in sync "
+                                   "mode.")
+    cloud_max_retries: int = Field(2, ge=0, le=10, description="Retries of 429/5xx/connection "
+                                   "errors, done by the SDK (every attempt is in the ledger).")
+    cloud_timeout_seconds: float = Field(120, gt=0, description="Timeout of one cloud request.")
+    batch_wait_seconds: float = Field(600, ge=0, description="How long batch mode polls for "
+                                      "results before leaving the batch to the next run.")
+    anthropic_base_url: str | None = Field(None, description="API base URL (empty: the SDK's "
+                                           "default or ANTHROPIC_BASE_URL).")
 
     @field_validator("source", "db_path")
     @classmethod

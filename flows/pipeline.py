@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -10,12 +11,15 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
 from compliance import db as database
+from compliance.cloud import CloudClient, load_api_key
+from compliance.ledger import cloud_spend, load_price_table
 from compliance.local_llm import get_local_model
 from compliance.model_registry import resolve_model, verify_model_file
 from compliance.params import PipelineParams
+from compliance.rules import load_rules
 from compliance.runs import close_run, new_run_id, open_run
 from tasks import chunk as chunking
-from tasks import dedupe, ingest, inventory, report, summarize
+from tasks import dedupe, escalate, flag, ingest, inventory, report, summarize
 from tasks.discover import discover_files
 
 # Our cross-run cache lives in DuckDB, keyed by content hashes; Prefect's own task cache
@@ -83,6 +87,49 @@ def chunk_documents(params: PipelineParams, run_id: str) -> int:
     )
 
 
+@task(name="flag-chunks", **_TASK)
+def flag_chunks(params: PipelineParams, run_id: str) -> flag.FlagResult:
+    """Apply the rule packs to untriaged chunks and decide what to escalate."""
+    result = flag.flag_chunks(
+        database.writer(params.db_path), run_id, load_rules(),
+        flag.TriageSettings(threshold=params.triage_threshold,
+                            context_chars=params.context_chars,
+                            redact=params.redact_personal_data))
+    get_run_logger().info("%d chunks scanned, %d flagged, %d to escalate (%d windows)",
+                          result.chunks_scanned, result.chunks_flagged, result.chunks_escalate,
+                          result.windows)
+    return result
+
+
+@task(name="escalate-flagged", **_TASK)
+def escalate_flagged(params: PipelineParams, run_id: str) -> escalate.EscalationResult:
+    """Send open, redacted windows to the cloud model within the budget."""
+    logger = get_run_logger()
+    db = database.writer(params.db_path)
+    prices = load_price_table()
+    settings = escalate.EscalationSettings(
+        mode=params.escalation, model=params.cloud_model,
+        run_budget_usd=None if params.budget_usd is None else Decimal(str(params.budget_usd)),
+        daily_budget_usd=(None if params.daily_budget_usd is None
+                          else Decimal(str(params.daily_budget_usd))),
+        max_spans_per_request=params.max_spans_per_request,
+        concurrency=params.cloud_concurrency, max_retries=params.cloud_max_retries,
+        timeout_seconds=params.cloud_timeout_seconds,
+        batch_wait_seconds=params.batch_wait_seconds, base_url=params.anthropic_base_url)
+    client = None
+    if params.escalation != "off":
+        key = load_api_key()
+        if key:
+            client = CloudClient(db, key, params.anthropic_base_url, prices,
+                                 max_retries=params.cloud_max_retries,
+                                 timeout_seconds=params.cloud_timeout_seconds)
+    result = escalate.escalate(db, run_id, load_rules().version, settings, client, prices,
+                               log=logger.warning)
+    if result.note:
+        logger.warning(result.note)
+    return result
+
+
 @task(name="summarize-chunks", **_TASK)
 def summarize_pending(params: PipelineParams, run_id: str) -> summarize.SummarizeResult:
     """Summarize pending chunks, then documents, within the local compute budget."""
@@ -107,6 +154,30 @@ def link_near_duplicates(params: PipelineParams, run_id: str) -> int:
                                        params.near_duplicate_threshold)
 
 
+@task(name="record-spend", **_TASK)
+def record_spend(params: PipelineParams, run_id: str) -> dict[str, Any]:
+    """The run's cloud spend from the ledger, next to what naive pipelines would have paid."""
+    db = database.writer(params.db_path)
+    prices = load_price_table()
+    naive_new, naive_all = escalate.counterfactuals(db, run_id, params.source,
+                                                    params.cloud_model, prices)
+    with db.cursor() as cur:
+        spend = cloud_spend(cur, run_id=run_id)
+        escalated, deferred = cur.execute(
+            """
+            SELECT count(DISTINCT chunk_id) FILTER (WHERE status IN ('done', 'sent')
+                                                    AND call_id IS NOT NULL),
+                   count(DISTINCT chunk_id) FILTER (WHERE status = 'deferred')
+            FROM escalation_windows w
+            WHERE w.call_id IN (SELECT call_id FROM llm_calls WHERE run_id = ?)
+               OR w.status = 'deferred'
+            """,
+            [run_id],
+        ).fetchone()
+    return {"spend_usd": spend, "naive_new_usd": naive_new, "naive_all_usd": naive_all,
+            "chunks_escalated": escalated, "chunks_deferred": deferred}
+
+
 @task(name="close-run", **_TASK)
 def close_run_record(params: PipelineParams, run_id: str, counts: dict[str, Any]) -> str:
     """Record the run's counts and return its printed summary."""
@@ -125,6 +196,8 @@ def close_run_record(params: PipelineParams, run_id: str, counts: dict[str, Any]
 def compliance_pipeline(params: PipelineParams | None = None) -> dict[str, Any]:
     """Ingest, dedupe, chunk and summarize a folder of documents into DuckDB."""
     params = params or PipelineParams()
+    load_price_table().price(params.cloud_model)  # an unknown cloud model fails the run now
+    load_rules()  # a malformed rule pack fails the run now, naming the file and rule
     if not Path(params.source).is_dir():
         raise ValueError(f"source folder {params.source} does not exist or is not a folder")
     run_id = new_run_id()
@@ -134,6 +207,8 @@ def compliance_pipeline(params: PipelineParams | None = None) -> dict[str, Any]:
         plan = take_inventory(params)
         ingested = ingest_documents(params, run_id, plan)
         chunks_new = chunk_documents(params, run_id)
+        flagged = flag_chunks(params, run_id)
+        escalated = escalate_flagged(params, run_id)
         summarized = summarize.SummarizeResult()
         if params.summarize == "all":
             summarized = summarize_pending(params, run_id)
@@ -151,7 +226,12 @@ def compliance_pipeline(params: PipelineParams | None = None) -> dict[str, Any]:
             "summaries_cached": summarized.cache_hits,
             "model_calls": summarized.model_calls,
             "local_model_seconds": round(summarized.model_seconds, 3),
+            "chunks_flagged": flagged.chunks_flagged,
+            "escalation_mode": params.escalation,
+            "cloud_model": params.cloud_model,
+            "escalation_note": escalated.note,
         }
+        counts |= record_spend(params, run_id)
         summary = close_run_record(params, run_id, counts)
     except BaseException as exc:
         close_run(db, run_id, "failed", {}, error=f"{type(exc).__name__}: {exc}"[:1000])

@@ -89,8 +89,13 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def outstanding_work(cur: duckdb.DuckDBPyConnection, summarize: bool) -> dict[str, int]:
-    """Work left in the database whatever the files say: unchunked, unsummarized, unlinked."""
+def outstanding_work(cur: duckdb.DuckDBPyConnection, summarize: bool, rules_version: str,
+                     cloud: bool) -> dict[str, int]:
+    """Work left in the database whatever the files say.
+
+    Unchunked documents, chunks not triaged under the current rules, unsummarized chunks,
+    unlinked documents and, when the cloud can be reached, windows and batches still open.
+    """
     unchunked, unchecked = cur.execute(
         """
         SELECT count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM chunks c
@@ -115,5 +120,25 @@ def outstanding_work(cur: duckdb.DuckDBPyConnection, summarize: bool) -> dict[st
               AND NOT EXISTS (SELECT 1 FROM document_summaries s WHERE s.doc_id = d.doc_id)
             """
         ).fetchone()[0]
+    untriaged = cur.execute(
+        """
+        SELECT count(*) FROM chunks c JOIN documents d USING (doc_id)
+        WHERE d.is_current AND NOT EXISTS (SELECT 1 FROM triage t WHERE t.chunk_id = c.chunk_id
+                                           AND t.rules_version = ?)
+        """,
+        [rules_version],
+    ).fetchone()[0]
+    open_cloud = 0
+    if cloud:
+        open_cloud = cur.execute(
+            """
+            SELECT (SELECT count(*) FROM escalation_windows w JOIN documents d USING (doc_id)
+                    WHERE d.is_current AND w.rules_version = ?
+                      AND w.status IN ('pending', 'deferred', 'sent'))
+                 + (SELECT count(*) FROM batches WHERE status <> 'ended')
+            """,
+            [rules_version],
+        ).fetchone()[0]
     return {"unchunked": int(unchunked), "pending_summaries": int(pending),
-            "unlinked": int(unchecked)}
+            "unlinked": int(unchecked), "untriaged": int(untriaged),
+            "open_escalations": int(open_cloud)}

@@ -12,7 +12,9 @@ def run_summary(cur: duckdb.DuckDBPyConnection, run_id: str) -> str:
         SELECT run_id, status, source_root, files_seen, docs_new, docs_changed, docs_unchanged,
                docs_duplicate, docs_failed, docs_removed, chunks_new, summaries_done,
                summaries_cached, summaries_pending, model_calls, local_model_seconds,
-               wall_seconds, orchestrator, error
+               wall_seconds, orchestrator, error, chunks_flagged, chunks_escalated,
+               chunks_deferred, escalation_mode, cloud_model, spend_usd, naive_new_usd,
+               naive_all_usd, escalation_note
         FROM runs WHERE run_id = ?
         """,
         [run_id],
@@ -20,7 +22,8 @@ def run_summary(cur: duckdb.DuckDBPyConnection, run_id: str) -> str:
     if run is None:
         return f"run {run_id} not found"
     (rid, status, root, seen, new, changed, unchanged, duplicate, failed, removed, chunks,
-     done, cached, pending, calls, model_seconds, wall, orchestrator, error) = run
+     done, cached, pending, calls, model_seconds, wall, orchestrator, error, flagged,
+     escalated, deferred, mode, cloud_model, spend, naive_new, naive_all, note) = run
     lines = [
         f"Run {rid}: {status} in {wall or 0:.1f} s ({orchestrator})",
         f"  source           {root}",
@@ -32,6 +35,20 @@ def run_summary(cur: duckdb.DuckDBPyConnection, run_id: str) -> str:
         f"{pending or 0} pending",
         f"  local model      {calls or 0} calls, {model_seconds or 0:.1f} s",
     ]
+    cloud_calls = cur.execute(
+        "SELECT count(*), count(*) FILTER (WHERE status = 'reserved') FROM llm_calls "
+        "WHERE run_id = ? AND provider <> 'local'", [run_id]).fetchone()
+    lines.append(f"  triage           {flagged or 0} chunks flagged, {escalated or 0} escalated, "
+                 f"{deferred or 0} deferred (escalation {mode or 'off'}, {cloud_model or '-'})")
+    lines.append(f"  cloud spend      ${spend or 0:.6f} in {cloud_calls[0]} ledger rows"
+                 + (f" ({cloud_calls[1]} still reserved)" if cloud_calls[1] else ""))
+    if naive_new is not None:
+        saved_new = 1 - (spend or 0) / naive_new if naive_new else 0
+        saved_all = 1 - (spend or 0) / naive_all if naive_all else 0
+        lines.append(f"  counterfactual   naive_new ${naive_new:.6f} (saved {saved_new:.1%}), "
+                     f"naive_all ${naive_all:.6f} (saved {saved_all:.1%})")
+    if note:
+        lines.append(f"  note             {note}")
     if error:
         lines.append(f"  error            {error}")
     statuses = cur.execute(

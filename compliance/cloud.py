@@ -1,0 +1,314 @@
+"""Claude through the official anthropic SDK: request building, attempt booking, the budget.
+
+Retries happen in one layer, the SDK's (`max_retries`, explicit timeout). Every HTTP attempt
+the SDK makes is booked in the ledger through httpx event hooks: reserved at its upper bound
+before it is sent, failed at $0 when the API answers with an error, settled from the usage
+when it succeeds, and left reserved when it dies without an answer (it may have been billed).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from compliance.db import Database
+from compliance.ledger import (
+    PriceTable,
+    fail_cloud_call,
+    note_unsettled,
+    reserve_cloud_call,
+    settle_cloud_call,
+)
+from compliance.paths import DATA_DIR
+from compliance.textnorm import sha256_text
+
+PROMPT_VERSION = "escalation-v1"
+POLICY_FILE = DATA_DIR / "prompts" / "escalation-policy.md"
+SECRET_BLOCK_NAME = "anthropic-api-key"
+# What the API adds around our bytes (tool-use system prompt, message framing), in tokens.
+OVERHEAD_TOKENS = 1500
+OUTPUT_TOKENS_PER_SPAN = 350
+OUTPUT_TOKENS_BASE = 200
+TOOL_NAME = "record_findings"
+RESULT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "results": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "span_id": {"type": "string"},
+                    "finding": {"type": "boolean"},
+                    "category": {"type": "string"},
+                    "severity": {"type": "string", "enum": ["low", "medium", "high", "critical"]},
+                    "rationale": {"type": "string"},
+                    "quote": {"type": "string"},
+                    "recommended_action": {"type": "string"},
+                },
+                "required": ["span_id", "finding", "category", "severity", "rationale",
+                             "quote", "recommended_action"],
+            },
+        }
+    },
+    "required": ["results"],
+}
+TOOL = {
+    "name": TOOL_NAME,
+    "description": "Record the compliance decision for every span.",
+    "input_schema": RESULT_SCHEMA,
+}
+
+
+class MalformedAnswerError(ValueError):
+    """The model's tool output does not match the schema or misses spans."""
+
+
+def load_api_key() -> str | None:
+    """ANTHROPIC_API_KEY, else the Prefect Secret block `anthropic-api-key`, else None."""
+    key = os.environ.get("ANTHROPIC_API_KEY")
+    if key:
+        return key
+    try:
+        from prefect.blocks.system import Secret
+
+        secret = Secret.load(SECRET_BLOCK_NAME, _sync=True)  # type: ignore[call-arg]
+        value = secret.get()
+        return str(value) if value else None
+    except Exception:
+        return None
+
+
+def scrub(text: str, secret: str | None) -> str:
+    """Remove a secret from a message before it is logged or stored."""
+    if secret and secret in text:
+        text = text.replace(secret, "[REDACTED]")
+    return text
+
+
+def policy_prompt() -> str:
+    """The static policy text: the cached prefix of every request."""
+    return POLICY_FILE.read_text(encoding="utf-8")
+
+
+@dataclass
+class Span:
+    """One window of redacted text to judge."""
+
+    span_id: str
+    window_ids: list[int]
+    rules: list[str]
+    text: str
+
+
+def build_request(model: str, spans: list[Span]) -> dict[str, Any]:
+    """Messages API parameters: cached policy first, then the spans, forced tool output."""
+    payload = [{"span_id": s.span_id, "flagged_by": s.rules, "text": s.text} for s in spans]
+    return {
+        "model": model,
+        "max_tokens": OUTPUT_TOKENS_BASE + OUTPUT_TOKENS_PER_SPAN * len(spans),
+        "system": [{"type": "text", "text": policy_prompt(),
+                    "cache_control": {"type": "ephemeral"}}],
+        "tools": [TOOL],
+        "tool_choice": {"type": "tool", "name": TOOL_NAME},
+        "messages": [{"role": "user", "content": (
+            "Judge each of these flagged spans. Spans (JSON):\n"
+            + json.dumps(payload, ensure_ascii=False))}],
+    }
+
+
+def request_bytes(params: dict[str, Any]) -> int:
+    """UTF-8 length of everything a request sends: the input-token bound."""
+    return len(json.dumps(params, ensure_ascii=False).encode("utf-8"))
+
+
+def request_sha256(params: dict[str, Any]) -> str:
+    """Identity of what was sent."""
+    return sha256_text(json.dumps(params, ensure_ascii=False, sort_keys=True))
+
+
+def parse_answer(content: list[Any], span_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Validate the forced tool output: one result per span, every field well-typed."""
+    import jsonschema
+
+    blocks = [b for b in content if _get(b, "type") == "tool_use" and _get(b, "name") == TOOL_NAME]
+    if not blocks:
+        raise MalformedAnswerError("answer has no record_findings tool call")
+    data = _get(blocks[0], "input")
+    try:
+        jsonschema.validate(data, RESULT_SCHEMA)
+    except jsonschema.ValidationError as exc:
+        raise MalformedAnswerError(f"tool output does not match the schema: {exc.message}"
+                                   ) from None
+    results = {r["span_id"]: r for r in data["results"]}
+    missing = [s for s in span_ids if s not in results]
+    if missing:
+        raise MalformedAnswerError(f"tool output has no result for spans {missing}")
+    return {s: results[s] for s in span_ids}
+
+
+def _get(obj: Any, name: str) -> Any:
+    return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
+
+
+class CallFailedError(RuntimeError):
+    """Every attempt of a call failed; carries the ledger rows it booked."""
+
+    def __init__(self, message: str, rows: list[int], status_code: int | None) -> None:
+        super().__init__(message)
+        self.rows = rows
+        self.status_code = status_code
+
+
+class BudgetExceededError(RuntimeError):
+    """Sending this request could exceed a budget cap."""
+
+
+@dataclass
+class BudgetGuard:
+    """Per-run and per-UTC-day caps, checked against settled, reserved and in-flight money."""
+
+    run_cap: Decimal | None
+    day_cap: Decimal | None
+    run_committed: Decimal
+    day_committed: Decimal
+    in_flight: Decimal = Decimal(0)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def reserve(self, amount: Decimal) -> None:
+        """Hold an amount for a request, or refuse when a cap could be exceeded."""
+        with self._lock:
+            run_total = self.run_committed + self.in_flight + amount
+            day_total = self.day_committed + self.in_flight + amount
+            if self.run_cap is not None and run_total > self.run_cap:
+                raise BudgetExceededError(
+                    f"run budget ${self.run_cap} left no room for ${amount}")
+            if self.day_cap is not None and day_total > self.day_cap:
+                raise BudgetExceededError(
+                    f"daily budget ${self.day_cap} left no room for ${amount}")
+            self.in_flight += amount
+
+    def release(self, amount: Decimal, committed: Decimal) -> None:
+        """Turn a hold into what the ledger now books for that request."""
+        with self._lock:
+            self.in_flight -= amount
+            self.run_committed += committed
+            self.day_committed += committed
+
+
+@dataclass
+class _Attempts:
+    """The ledger rows of one logical call, filled in by the event hooks."""
+
+    run_id: str
+    model: str
+    bound: Decimal
+    sent_sha256: str
+    rows: list[int] = field(default_factory=list)
+    answered: dict[int, int] = field(default_factory=dict)
+    started: dict[int, float] = field(default_factory=dict)
+
+
+class CloudClient:
+    """The anthropic SDK client with attempt booking; one per run."""
+
+    def __init__(self, db: Database, api_key: str, base_url: str | None, prices: PriceTable,
+                 max_retries: int = 2, timeout_seconds: float = 120.0) -> None:
+        import anthropic
+
+        self.db = db
+        self.prices = prices
+        self.max_retries = max_retries
+        self._api_key = api_key
+        self._local = threading.local()
+        timeout = anthropic.Timeout(timeout_seconds, connect=10.0)
+        # The SDK's own httpx client class (its httpx flavour varies by SDK version).
+        http_client = anthropic.DefaultHttpxClient(
+            timeout=timeout,
+            event_hooks={"request": [self._on_request], "response": [self._on_response]},
+        )
+        self.client = anthropic.Anthropic(
+            api_key=api_key, base_url=base_url, max_retries=max_retries, timeout=timeout,
+            http_client=http_client,
+        )
+
+    def scrub(self, text: str) -> str:
+        """An error message without the key."""
+        return scrub(text, self._api_key)
+
+    # --- httpx event hooks: every attempt the SDK makes passes through these -----------------
+    def _on_request(self, request: Any) -> None:
+        attempts: _Attempts | None = getattr(self._local, "attempts", None)
+        if attempts is None or request.method != "POST":
+            return
+        with self.db.cursor() as cur:
+            row = reserve_cloud_call(cur, attempts.run_id, attempts.model, PROMPT_VERSION,
+                                     self.prices.version, attempts.bound,
+                                     attempt=len(attempts.rows) + 1, is_batch=False,
+                                     sent_sha256=attempts.sent_sha256)
+        attempts.rows.append(row)
+        attempts.started[row] = time.perf_counter()
+
+    def _on_response(self, response: Any) -> None:
+        attempts: _Attempts | None = getattr(self._local, "attempts", None)
+        if attempts is None or not attempts.rows or response.request.method != "POST":
+            return
+        row = attempts.rows[-1]
+        attempts.answered[row] = response.status_code
+        if response.status_code >= 400:
+            seconds = time.perf_counter() - attempts.started[row]
+            with self.db.cursor() as cur:
+                fail_cloud_call(cur, row, f"HTTP {response.status_code}",
+                                response.headers.get("request-id"), seconds)
+
+    # --- calls ---------------------------------------------------------------------------
+    def call_bound(self, params: dict[str, Any]) -> Decimal:
+        """Upper bound of one attempt of this request."""
+        return self.prices.upper_bound(params["model"], request_bytes(params), OVERHEAD_TOKENS,
+                                       params["max_tokens"])
+
+    def send(self, run_id: str, params: dict[str, Any]) -> tuple[Any, list[int]]:
+        """Send one Messages request (the SDK retries); return (message, ledger rows).
+
+        Raises CallFailedError when every attempt failed; attempts that died unanswered stay
+        reserved in the ledger.
+        """
+        attempts = _Attempts(run_id, params["model"], self.call_bound(params),
+                             request_sha256(params))
+        self._local.attempts = attempts
+        started = time.perf_counter()
+        try:
+            raw = self.client.messages.with_raw_response.create(**params)
+            message = raw.parse()
+        except Exception as exc:
+            error = self.scrub(f"{type(exc).__name__}: {exc}")
+            with self.db.cursor() as cur:
+                for row in attempts.rows:
+                    if row not in attempts.answered:
+                        note_unsettled(cur, row, error, time.perf_counter() - started)
+            raise CallFailedError(error, list(attempts.rows),
+                                  getattr(exc, "status_code", None)) from None
+        finally:
+            self._local.attempts = None
+        row = attempts.rows[-1]
+        usage = message.usage.model_dump() if hasattr(message.usage, "model_dump") else {}
+        with self.db.cursor() as cur:
+            settle_cloud_call(cur, row, self.prices, params["model"], usage, is_batch=False,
+                              request_id=raw.headers.get("request-id"),
+                              seconds=time.perf_counter() - attempts.started[row])
+        return message, list(attempts.rows)
+
+    def committed_cost(self, call_ids: list[int]) -> Decimal:
+        """What the ledger books for some rows (settled actuals plus open reservations)."""
+        if not call_ids:
+            return Decimal(0)
+        with self.db.cursor() as cur:
+            row = cur.execute(
+                "SELECT coalesce(sum(cost_usd), 0) FROM llm_calls "
+                "WHERE call_id IN (SELECT unnest(?))", [call_ids]).fetchone()
+        return Decimal(row[0])

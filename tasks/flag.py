@@ -1,0 +1,165 @@
+"""Flag chunks with the rule packs, decide per chunk whether to escalate, cut redacted windows."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+import duckdb
+
+from compliance.db import Database
+from compliance.rules import Hit, RuleSet, merge_spans, severity_weight
+from compliance.textnorm import sha256_text
+
+_BOUNDARY = re.compile(r"(?<=[.!?;:])\s+|\n")
+
+
+@dataclass
+class TriageSettings:
+    """How flags become escalation decisions."""
+
+    threshold: int = 2
+    context_chars: int = 240
+    redact: bool = True
+
+
+@dataclass
+class FlagResult:
+    """What flagging and triage did."""
+
+    chunks_scanned: int = 0
+    chunks_flagged: int = 0
+    chunks_escalate: int = 0
+    windows: int = 0
+    flags_by_category: Counter = field(default_factory=Counter)
+
+
+def chunks_to_flag(cur: duckdb.DuckDBPyConnection, rules_version: str) -> list[tuple]:
+    """Current chunks without a triage decision for this rules version."""
+    return cur.execute(
+        """
+        SELECT c.chunk_id, c.doc_id, c.char_start, c.char_end,
+               substring(t.text, c.char_start + 1, c.char_end - c.char_start)
+        FROM chunks c JOIN documents d USING (doc_id) JOIN texts t USING (text_sha256)
+        WHERE d.is_current AND d.status IN ('ok', 'partial')
+          AND NOT EXISTS (SELECT 1 FROM triage r WHERE r.chunk_id = c.chunk_id
+                          AND r.rules_version = ?)
+        ORDER BY c.chunk_id
+        """,
+        [rules_version],
+    ).fetchall()
+
+
+def _snap(text: str, start: int, end: int) -> tuple[int, int]:
+    """Widen a span outwards to the nearest sentence or line boundaries (within 200 chars)."""
+    before = [m.end() for m in _BOUNDARY.finditer(text, max(0, start - 200), start)]
+    after = [m.start() for m in _BOUNDARY.finditer(text, end, min(len(text), end + 200))]
+    return (before[-1] if before else max(0, start - 200) if start > 200 else 0,
+            after[0] if after else min(len(text), end + 200))
+
+
+def escalation_windows(text: str, hits: list[Hit], context_chars: int) -> list[tuple[int, int]]:
+    """Clause-sized windows around escalating hits, merged where they overlap (chunk offsets)."""
+    spans = []
+    for hit in hits:
+        if hit.action != "escalate":
+            continue
+        start = max(0, hit.start - context_chars)
+        end = min(len(text), hit.end + context_chars)
+        spans.append(_snap(text, start, end))
+    return merge_spans(spans)
+
+
+def redact(text: str, start: int, end: int, hits: list[Hit]) -> tuple[str, list[tuple[str, str,
+                                                                                          str]]]:
+    """Replace personal data in text[start:end] with typed placeholders like [EMAIL_1].
+
+    Returns the redacted text and (placeholder, original, rule_id) for the local mapping. A
+    personal-data span cut by the window edge is still replaced whole.
+    """
+    pii = sorted((h for h in hits if h.redact_as and h.end > start and h.start < end),
+                 key=lambda h: (h.start, -h.end))
+    numbers: dict[str, int] = {}
+    placeholders: dict[tuple[str, str], str] = {}
+    mapping: list[tuple[str, str, str]] = []
+    pieces: list[str] = []
+    cursor = start
+    for hit in pii:
+        if hit.start < cursor:
+            continue  # nested in a span already replaced
+        original = text[hit.start:hit.end]
+        key = (hit.redact_as or "PII", original)
+        if key not in placeholders:
+            numbers[key[0]] = numbers.get(key[0], 0) + 1
+            placeholders[key] = f"[{key[0]}_{numbers[key[0]]}]"
+            mapping.append((placeholders[key], original, hit.rule_id))
+        pieces.append(text[cursor:max(cursor, hit.start)])
+        pieces.append(placeholders[key])
+        cursor = hit.end
+    if cursor < end:
+        pieces.append(text[cursor:end])
+    return "".join(pieces).strip(), mapping
+
+
+def flag_chunks(db: Database, run_id: str, rules: RuleSet,
+                settings: TriageSettings) -> FlagResult:
+    """Scan every untriaged chunk; store flags, the decision and redacted windows."""
+    result = FlagResult()
+    with db.cursor() as cur:
+        rows = chunks_to_flag(cur, rules.version)
+    for chunk_id, doc_id, chunk_start, _chunk_end, text in rows:
+        hits = rules.scan(text)
+        result.chunks_scanned += 1
+        escalating = [h for h in hits if h.action == "escalate"]
+        score = sum(severity_weight(h.severity) for h in escalating)
+        decision = "escalate" if escalating and score >= settings.threshold else "routine"
+        reasons = sorted({h.rule_id for h in escalating})
+        with db.transaction() as cur:
+            for hit in hits:
+                cur.execute(
+                    """
+                    INSERT INTO flags (chunk_id, doc_id, rule_id, category, severity, action,
+                        char_start, char_end, matched_text, pack, pack_version, rules_version,
+                        run_id)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                    [chunk_id, doc_id, hit.rule_id, hit.category, hit.severity, hit.action,
+                     chunk_start + hit.start, chunk_start + hit.end, text[hit.start:hit.end],
+                     hit.pack, hit.pack_version, rules.version, run_id],
+                )
+                result.flags_by_category[hit.category] += 1
+            cur.execute(
+                "INSERT INTO triage VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [chunk_id, rules.version, score, decision, json.dumps(reasons),
+                 "pending" if decision == "escalate" else "not_needed", run_id],
+            )
+            if decision == "escalate":
+                for start, end in escalation_windows(text, hits, settings.context_chars):
+                    inside = [h for h in escalating if h.start < end and h.end > start]
+                    if settings.redact:
+                        redacted, mapping = redact(text, start, end, hits)
+                    else:
+                        redacted, mapping = text[start:end].strip(), []
+                    window_id = cur.execute(
+                        """
+                        INSERT INTO escalation_windows (chunk_id, doc_id, rules_version,
+                            char_start, char_end, rule_ids, categories, redacted_text,
+                            redacted_sha256, status, run_id)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?) RETURNING window_id
+                        """,
+                        [chunk_id, doc_id, rules.version, chunk_start + start, chunk_start + end,
+                         json.dumps(sorted({h.rule_id for h in inside})),
+                         json.dumps(sorted({h.category for h in inside})), redacted,
+                         sha256_text(redacted), run_id],
+                    ).fetchone()[0]
+                    for placeholder, original, rule_id in mapping:
+                        cur.execute("INSERT INTO redactions VALUES (?, ?, ?, ?)",
+                                    [window_id, placeholder, original, rule_id])
+                    result.windows += 1
+        if hits:
+            result.chunks_flagged += 1
+        if decision == "escalate":
+            result.chunks_escalate += 1
+    return result
