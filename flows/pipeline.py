@@ -165,14 +165,14 @@ def record_spend(params: PipelineParams, run_id: str) -> dict[str, Any]:
         spend = cloud_spend(cur, run_id=run_id)
         escalated, deferred = cur.execute(
             """
-            SELECT count(DISTINCT chunk_id) FILTER (WHERE status IN ('done', 'sent')
-                                                    AND call_id IS NOT NULL),
+            SELECT count(DISTINCT chunk_id) FILTER (WHERE status IN ('done', 'sent')),
                    count(DISTINCT chunk_id) FILTER (WHERE status = 'deferred')
             FROM escalation_windows w
-            WHERE w.call_id IN (SELECT call_id FROM llm_calls WHERE run_id = ?)
-               OR w.status = 'deferred'
+            WHERE w.status = 'deferred'
+               OR w.call_id IN (SELECT call_id FROM llm_calls WHERE run_id = ?)
+               OR w.batch_id IN (SELECT batch_id FROM batches WHERE run_id = ?)
             """,
-            [run_id],
+            [run_id, run_id],
         ).fetchone()
     return {"spend_usd": spend, "naive_new_usd": naive_new, "naive_all_usd": naive_all,
             "chunks_escalated": escalated, "chunks_deferred": deferred}

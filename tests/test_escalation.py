@@ -1,0 +1,385 @@
+"""Escalation to Claude through the real anthropic SDK against a local fake of the API."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from compliance import db as database
+from compliance.cloud import CloudClient
+from compliance.ledger import load_price_table
+from compliance.params import PipelineParams
+from compliance.rules import load_rules
+from tasks import escalate
+from tests.fake_anthropic import FakeAnthropicServer
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "data" / "samples"
+KEY = "sk-ant-test-PLANTED-0123456789abcdef"
+# Personal data planted in data/samples/hr/employee-onboarding.eml: it must never be sent.
+PERSONAL = ["219-09-9999", "GB82 WEST 1234 5698 7654 32", "marisol.adeyemihart@mailbox.example",
+            "555-0142"]
+
+
+@pytest.fixture(scope="module")
+def harness():
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=180):
+        yield
+
+
+@pytest.fixture()
+def fake():
+    with FakeAnthropicServer(api_key=KEY) as server:
+        yield server
+
+
+def run_flow(source: Path, db_path: Path, **overrides):
+    from flows.pipeline import compliance_pipeline
+
+    values = {"source": str(source), "db_path": str(db_path), "summarize": "off", **overrides}
+    return compliance_pipeline(PipelineParams(**values))
+
+
+def sent_messages(server: FakeAnthropicServer) -> list[dict]:
+    return [r["body"] for r in server.state.requests if r["path"] == "/v1/messages"]
+
+
+def spans_sent(server: FakeAnthropicServer) -> list[dict]:
+    spans = []
+    for body in sent_messages(server):
+        content = body["messages"][0]["content"]
+        spans.extend(json.loads(content.split("Spans (JSON):\n", 1)[1]))
+    return spans
+
+
+@pytest.fixture(scope="module")
+def sync_run(harness, tmp_path_factory):
+    """One sync run over the samples against the fake, shared by several tests."""
+    source = tmp_path_factory.mktemp("sync-src")
+    shutil.copytree(SAMPLES, source, dirs_exist_ok=True)
+    db_path = tmp_path_factory.mktemp("sync-db") / "results.duckdb"
+    mp = pytest.MonkeyPatch()
+    mp.setenv("ANTHROPIC_API_KEY", KEY)
+    with FakeAnthropicServer(api_key=KEY) as server:
+        result = run_flow(source, db_path, escalation="sync", anthropic_base_url=server.base_url)
+        requests_first = list(server.state.requests)
+        rerun = run_flow(source, db_path, escalation="sync", anthropic_base_url=server.base_url)
+        requests_after = list(server.state.requests)
+    mp.undo()
+    return {"source": source, "db": db_path, "result": result, "rerun": rerun,
+            "requests": requests_first, "requests_after_rerun": requests_after,
+            "server_spans": [s for r in requests_first if r["path"] == "/v1/messages"
+                             for s in json.loads(r["body"]["messages"][0]["content"]
+                                                 .split("Spans (JSON):\n", 1)[1])]}
+
+
+def test_only_flagged_redacted_text_is_sent(sync_run):
+    spans = sync_run["server_spans"]
+    assert spans, "the samples contain flagged text: something must be escalated"
+    conn = duckdb.connect(str(sync_run["db"]), read_only=True)
+    total_chars = conn.execute(
+        "SELECT sum(char_count) FROM texts t JOIN documents d USING (text_sha256) "
+        "WHERE d.is_current").fetchone()[0]
+    sent_chars = sum(len(s["text"]) for s in spans)
+    assert sent_chars < total_chars / 2, "escalation sends windows, not whole documents"
+    for span in spans:
+        for value in PERSONAL:
+            assert value not in span["text"]
+    windows = conn.execute(
+        "SELECT w.redacted_text, w.rule_ids, substring(t.text, w.char_start + 1, "
+        "w.char_end - w.char_start) FROM escalation_windows w JOIN documents d USING (doc_id) "
+        "JOIN texts t USING (text_sha256)").fetchall()
+    sent_texts = {s["text"] for s in spans}
+    for redacted, rule_ids, original in windows:
+        assert redacted in sent_texts
+        assert json.loads(rule_ids), "every window is there because an escalating rule hit it"
+        assert not any(r.startswith("pii.") for r in json.loads(rule_ids))
+        # The window is the stored text with personal data swapped for placeholders.
+        placeholders = conn.execute(
+            "SELECT placeholder, original FROM redactions r JOIN escalation_windows w "
+            "USING (window_id) WHERE w.redacted_text = ?", [redacted]).fetchall()
+        restored = redacted
+        for placeholder, value in placeholders:
+            restored = restored.replace(placeholder, value)
+        assert " ".join(restored.split()) in " ".join(original.split()) or placeholders
+    hr_windows = conn.execute(
+        "SELECT count(*) FROM redactions").fetchone()[0]
+    assert hr_windows >= 0
+
+
+def test_ledger_agrees_with_reported_spend(sync_run):
+    conn = duckdb.connect(str(sync_run["db"]), read_only=True)
+    run_id = sync_run["result"]["run_id"]
+    ledger = conn.execute(
+        "SELECT sum(cost_usd), count(*) FROM llm_calls WHERE run_id = ? AND provider = "
+        "'anthropic'", [run_id]).fetchone()
+    reported = conn.execute("SELECT spend_usd, naive_new_usd, naive_all_usd FROM runs "
+                            "WHERE run_id = ?", [run_id]).fetchone()
+    assert ledger[0] == reported[0] > 0
+    assert ledger[1] == len([r for r in sync_run["requests"] if r["path"] == "/v1/messages"])
+    assert reported[1] > reported[0] * 5, "routing must cost far less than naive escalation"
+    statuses = {r[0] for r in conn.execute(
+        "SELECT status FROM llm_calls WHERE provider = 'anthropic'").fetchall()}
+    assert statuses == {"settled"}
+    # Costs recomputed from the stored usage with the price table are exactly the booked ones.
+    table = load_price_table()
+    for model, inp, out, cw, cr, batch, cost in conn.execute(
+            "SELECT model, input_tokens, output_tokens, cache_write_tokens, cache_read_tokens, "
+            "is_batch, cost_usd FROM llm_calls WHERE provider = 'anthropic'").fetchall():
+        assert table.cost(model, inp, out, cw, cr, batch) == cost
+
+
+def test_rerun_spends_nothing(sync_run):
+    assert sync_run["requests_after_rerun"] == sync_run["requests"]
+    conn = duckdb.connect(str(sync_run["db"]), read_only=True)
+    rerun_id = sync_run["rerun"]["run_id"]
+    assert conn.execute("SELECT count(*) FROM llm_calls WHERE run_id = ?",
+                        [rerun_id]).fetchone()[0] == 0
+    assert conn.execute("SELECT spend_usd FROM runs WHERE run_id = ?",
+                        [rerun_id]).fetchone()[0] == 0
+
+
+def test_findings_stored_per_window(sync_run):
+    conn = duckdb.connect(str(sync_run["db"]), read_only=True)
+    open_windows = conn.execute(
+        "SELECT count(*) FROM escalation_windows WHERE status <> 'done'").fetchone()[0]
+    assert open_windows == 0
+    findings = conn.execute(
+        "SELECT count(*) FROM escalation_windows w JOIN escalation_results r USING (cache_key) "
+        "WHERE r.is_finding").fetchone()[0]
+    assert findings > 0
+    statuses = {r[0] for r in conn.execute(
+        "SELECT DISTINCT escalation_status FROM triage WHERE decision = 'escalate'").fetchall()}
+    assert statuses == {"done"}
+
+
+def test_planted_key_never_stored_or_logged(sync_run, harness, tmp_path, fake, monkeypatch,
+                                            capsys):
+    # A wrong key gives a 401: the error paths must not echo either key.
+    monkeypatch.setenv("ANTHROPIC_API_KEY", KEY + "-wrong")
+    source = tmp_path / "src"
+    shutil.copytree(SAMPLES / "promo", source)
+    result = run_flow(source, tmp_path / "db.duckdb", escalation="sync",
+                      anthropic_base_url=fake.base_url)
+    out = capsys.readouterr()
+    for db_file in (sync_run["db"], tmp_path / "db.duckdb"):
+        assert KEY.encode() not in Path(db_file).read_bytes()
+    assert KEY not in out.out + out.err
+    assert KEY not in json.dumps(result, default=str)
+    conn = duckdb.connect(str(tmp_path / "db.duckdb"), read_only=True)
+    note = conn.execute("SELECT escalation_note, status FROM runs").fetchone()
+    assert note[1] == "completed"
+    assert "401" in note[0]
+    pending = conn.execute("SELECT count(*) FROM triage WHERE escalation_status = 'pending'"
+                           ).fetchone()[0]
+    assert pending > 0, "a rejected key leaves flagged chunks pending, never 'no findings'"
+
+
+def test_no_key_completes_locally(harness, tmp_path, monkeypatch):
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    source = tmp_path / "src"
+    shutil.copytree(SAMPLES / "promo", source)
+    result = run_flow(source, tmp_path / "db.duckdb", escalation="sync",
+                      anthropic_base_url="http://127.0.0.1:9")
+    assert "no Anthropic API key" in result["summary"]
+    conn = duckdb.connect(str(tmp_path / "db.duckdb"), read_only=True)
+    assert conn.execute("SELECT count(*) FROM llm_calls WHERE provider = 'anthropic'"
+                        ).fetchone()[0] == 0
+
+
+def test_escalation_off_sends_nothing(harness, tmp_path, fake, monkeypatch):
+    monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
+    source = tmp_path / "src"
+    shutil.copytree(SAMPLES / "promo", source)
+    run_flow(source, tmp_path / "db.duckdb", escalation="off", anthropic_base_url=fake.base_url)
+    assert fake.state.requests == []
+
+
+@pytest.fixture(scope="module")
+def triaged_db(harness, tmp_path_factory):
+    """A database with flagged, redacted windows and no escalation yet."""
+    source = tmp_path_factory.mktemp("triage-src")
+    shutil.copytree(SAMPLES, source, dirs_exist_ok=True)
+    db_path = tmp_path_factory.mktemp("triage-db") / "results.duckdb"
+    run_flow(source, db_path, escalation="off")
+    return db_path
+
+
+def escalate_copy(db_template: Path, workdir: Path, server: FakeAnthropicServer, **options):
+    """Run the escalation stage alone on a copy of a triaged database."""
+    db_path = workdir / "copy.duckdb"
+    shutil.copy(db_template, db_path)
+    db = database.writer(db_path)
+    prices = load_price_table()
+    settings = escalate.EscalationSettings(**{"mode": "sync", **options})
+    client = CloudClient(db, KEY, server.base_url, prices, max_retries=settings.max_retries,
+                         timeout_seconds=settings.timeout_seconds)
+    run_id = "run-" + workdir.name
+    from compliance.runs import open_run
+
+    open_run(db, run_id, "test", "{}", orchestrator="test")
+    result = escalate.escalate(db, run_id, load_rules().version, settings, client, prices,
+                               log=lambda message: None)
+    return db, db_path, run_id, result
+
+
+def test_retries_are_booked_per_attempt(triaged_db, tmp_path, fake):
+    fake.state.faults.extend(["429", "500", "529"])
+    db, db_path, run_id, result = escalate_copy(triaged_db, tmp_path, fake, concurrency=1,
+                                                max_retries=3)
+    with db.cursor() as cur:
+        rows = cur.execute("SELECT status, error, cost_usd FROM llm_calls WHERE run_id = ? "
+                           "ORDER BY call_id", [run_id]).fetchall()
+    database.close_writer(db_path)
+    attempts = len(sent_messages(fake))
+    assert len(rows) == attempts
+    assert [r[0] for r in rows[:3]] == ["failed"] * 3
+    assert {r[1] for r in rows[:3]} == {"HTTP 429", "HTTP 500", "HTTP 529"}
+    assert all(r[2] == 0 for r in rows[:3])
+    assert rows[3][0] == "settled"
+    assert result.failed_requests == 0
+
+
+def test_timeout_keeps_reservation(triaged_db, tmp_path, fake):
+    fake.state.timeout_sleep = 3.0
+    fake.state.faults.extend(["timeout"])
+    db, db_path, run_id, result = escalate_copy(triaged_db, tmp_path, fake, concurrency=1,
+                                                max_retries=0, timeout_seconds=1.0)
+    with db.cursor() as cur:
+        first = cur.execute("SELECT status, cost_usd, bound_usd, error FROM llm_calls "
+                            "WHERE run_id = ? ORDER BY call_id LIMIT 1", [run_id]).fetchone()
+        requeued = cur.execute("SELECT count(*) FROM escalation_windows WHERE status = "
+                               "'pending'").fetchone()[0]
+    database.close_writer(db_path)
+    assert first[0] == "reserved" and first[1] == first[2] > 0
+    assert "Timeout" in first[3]
+    assert requeued > 0, "the windows of a request that died go back in the queue"
+
+
+def test_malformed_answer_requeues_and_is_booked(triaged_db, tmp_path, fake):
+    fake.state.faults.extend(["malformed"])
+    db, db_path, run_id, result = escalate_copy(triaged_db, tmp_path, fake, concurrency=1)
+    with db.cursor() as cur:
+        first = cur.execute("SELECT status, cost_usd FROM llm_calls WHERE run_id = ? "
+                            "ORDER BY call_id LIMIT 1", [run_id]).fetchone()
+    database.close_writer(db_path)
+    assert first[0] == "settled" and first[1] > 0, "a malformed answer was still paid for"
+    assert result.failed_requests == 1
+
+
+def test_deferred_windows_go_first_next_run(triaged_db, tmp_path, fake):
+    # No request fits a $0.001 budget at its upper bound: everything is deferred, nothing sent.
+    db, db_path, run_id, result = escalate_copy(triaged_db, tmp_path, fake, concurrency=1,
+                                                max_retries=0, run_budget_usd=Decimal("0.001"))
+    assert result.deferred == result.windows_total > 0 and result.done == 0
+    assert fake.state.requests == []
+    with db.cursor() as cur:
+        assert cur.execute("SELECT count(*) FROM llm_calls WHERE run_id = ?",
+                           [run_id]).fetchone()[0] == 0
+        statuses = {r[0] for r in cur.execute(
+            "SELECT DISTINCT escalation_status FROM triage WHERE decision = 'escalate'"
+        ).fetchall()}
+        assert statuses == {"deferred"}
+        # Newer windows arrive (pending) beside the deferred ones: deferred go first.
+        cur.execute("UPDATE escalation_windows SET status = 'pending' WHERE window_id % 2 = 0")
+        deferred = {r[0] for r in cur.execute(
+            "SELECT redacted_text FROM escalation_windows WHERE status = 'deferred'").fetchall()}
+        windows = escalate.open_windows(cur, load_rules().version)
+    assert deferred and {w[1] for w in windows[:len(deferred)]} == deferred
+    prices = load_price_table()
+    client = CloudClient(db, KEY, fake.base_url, prices)
+    second = escalate.escalate(db, "run-2", load_rules().version,
+                               escalate.EscalationSettings(concurrency=1,
+                                                           max_spans_per_request=2),
+                               client, prices, log=lambda message: None)
+    database.close_writer(db_path)
+    assert second.deferred == 0 and second.done == result.windows_total
+    first_request = {s["text"] for s in spans_sent(fake)[:2]}
+    assert first_request <= deferred
+
+
+@settings(max_examples=12, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(faults=st.lists(st.sampled_from(["ok", "429", "500", "529", "drop", "malformed"]),
+                       max_size=8),
+       budget=st.decimals(min_value=Decimal("0.005"), max_value=Decimal("0.08"), places=3),
+       concurrency=st.integers(min_value=1, max_value=4))
+def test_budget_never_exceeded_under_faults(triaged_db, tmp_path_factory, faults, budget,
+                                            concurrency):
+    workdir = tmp_path_factory.mktemp("prop")
+    with FakeAnthropicServer(api_key=KEY) as server:
+        server.state.faults.extend(f for f in faults if f != "ok")
+        db, db_path, run_id, result = escalate_copy(
+            triaged_db, workdir, server, concurrency=concurrency, max_retries=2,
+            run_budget_usd=budget, timeout_seconds=5.0)
+        with db.cursor() as cur:
+            spent, rows = cur.execute(
+                "SELECT coalesce(sum(cost_usd), 0), count(*) FROM llm_calls WHERE run_id = ?",
+                [run_id]).fetchone()
+            unsettled_done = cur.execute(
+                "SELECT count(*) FROM escalation_windows WHERE status = 'done' AND call_id IS "
+                "NULL").fetchone()[0]
+        database.close_writer(db_path)
+        attempts = len(sent_messages(server))
+    assert spent <= budget
+    assert rows == attempts, "every attempt the server saw is a ledger row"
+    assert unsettled_done == 0
+
+
+@pytest.fixture(scope="module")
+def batch_runs(harness, tmp_path_factory):
+    source = tmp_path_factory.mktemp("batch-src")
+    shutil.copytree(SAMPLES, source, dirs_exist_ok=True)
+    db_path = tmp_path_factory.mktemp("batch-db") / "results.duckdb"
+    mp = pytest.MonkeyPatch()
+    mp.setenv("ANTHROPIC_API_KEY", KEY)
+    with FakeAnthropicServer(api_key=KEY, batch_polls=3) as server:
+        first = run_flow(source, db_path, escalation="batch", anthropic_base_url=server.base_url,
+                         batch_wait_seconds=0)
+        conn = database.reader(db_path)
+        open_after_first = conn.execute("SELECT count(*) FROM batches WHERE status <> 'ended'"
+                                        ).fetchone()[0]
+        conn.close()
+        second = run_flow(source, db_path, escalation="batch",
+                          anthropic_base_url=server.base_url, batch_wait_seconds=30)
+    mp.undo()
+    return {"db": db_path, "first": first, "second": second,
+            "open_after_first": open_after_first}
+
+
+def test_unfinished_batch_is_collected_by_next_run(batch_runs):
+    assert batch_runs["open_after_first"] == 1
+    conn = duckdb.connect(str(batch_runs["db"]), read_only=True)
+    assert conn.execute("SELECT count(*) FROM batches WHERE status <> 'ended'").fetchone()[0] == 0
+    assert conn.execute("SELECT count(*) FROM escalation_windows WHERE status <> 'done'"
+                        ).fetchone()[0] == 0
+    # The batch's cost is booked to the run that submitted it.
+    first_id = batch_runs["first"]["run_id"]
+    booked = conn.execute("SELECT count(*), sum(cost_usd) FROM llm_calls WHERE run_id = ? "
+                          "AND status = 'settled' AND is_batch", [first_id]).fetchone()
+    assert booked[0] > 0 and booked[1] > 0
+
+
+def test_batch_gives_sync_findings_at_half_price(batch_runs, sync_run):
+    def findings(db_path: Path) -> dict[str, bool]:
+        conn = duckdb.connect(str(db_path), read_only=True)
+        return dict(conn.execute(
+            "SELECT w.redacted_text, r.is_finding FROM escalation_windows w "
+            "JOIN escalation_results r USING (cache_key)").fetchall())
+
+    def cost(db_path: Path) -> Decimal:
+        conn = duckdb.connect(str(db_path), read_only=True)
+        return conn.execute("SELECT sum(cost_usd) FROM llm_calls WHERE provider = 'anthropic'"
+                            ).fetchone()[0]
+
+    assert findings(batch_runs["db"]) == findings(sync_run["db"])
+    assert cost(batch_runs["db"]) * 2 == pytest.approx(cost(sync_run["db"]), abs=1e-8)
