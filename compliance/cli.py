@@ -184,6 +184,43 @@ def run(
     typer.echo(result["summary"])
 
 
+@app.command()
+def retriage(
+    db: Annotated[Path, typer.Option("--db", help="DuckDB results file.")] = DEFAULT_DB_PATH,
+    escalation: Annotated[EscalationMode, typer.Option(
+        help="'sync', 'batch' or 'off'.")] = EscalationMode.sync,
+    cloud_model: Annotated[str, typer.Option(help="Claude model for escalations.")] = (
+        "claude-haiku-4-5"),
+    budget_usd: Annotated[float | None, typer.Option(
+        min=0, help="Most USD this run may spend on the cloud model.")] = 1.0,
+    triage_threshold: Annotated[int, typer.Option(
+        min=1, help="Severity weight at which a chunk is escalated.")] = 2,
+    anthropic_base_url: Annotated[str | None, typer.Option(
+        help="Anthropic API base URL.")] = None,
+) -> None:
+    """Re-apply the rule packs in data/rules/ to stored chunks (no re-parsing or summaries)."""
+    _quiet_libraries()
+    from compliance.db import DatabaseBusyError
+    from compliance.params import PipelineParams
+    from compliance.rules import RulePackError
+
+    if not db.exists():
+        typer.echo(f"error: no results database at {db}", err=True)
+        raise typer.Exit(2)
+    params = PipelineParams(source=str(db.parent), db_path=str(db), escalation=escalation.value,
+                            cloud_model=cloud_model, budget_usd=budget_usd,
+                            triage_threshold=triage_threshold,
+                            anthropic_base_url=anthropic_base_url)
+    try:
+        from flows.retriage import compliance_retriage
+
+        result = compliance_retriage(params)
+    except (DatabaseBusyError, RulePackError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(result["summary"])
+
+
 @model_app.command("fetch")
 def model_fetch(name: Annotated[str | None, typer.Argument(
         help="Manifest name (default: the default model).")] = None) -> None:

@@ -32,6 +32,20 @@ class ModelPrice:
     cache_write_1h: Decimal
     cache_read: Decimal
     min_cacheable_tokens: int = 1024
+    # (above_input_tokens, rates) pairs, ascending: long-context pricing.
+    tiers: tuple[tuple[int, ModelPrice], ...] = ()
+
+    def for_prompt(self, prompt_tokens: int) -> ModelPrice:
+        """The rates that apply to a request with this many prompt tokens."""
+        chosen = self
+        for threshold, rates in self.tiers:
+            if prompt_tokens > threshold:
+                chosen = rates
+        return chosen
+
+    def dearest(self) -> ModelPrice:
+        """The highest rates of any tier: what an upper bound must use."""
+        return self.tiers[-1][1] if self.tiers else self
 
 
 @dataclass(frozen=True)
@@ -63,7 +77,7 @@ class PriceTable:
         cache_ttl: str = "5m",
     ) -> Decimal:
         """Exact USD cost of one call's usage."""
-        price = self.price(model)
+        price = self.price(model).for_prompt(input_tokens + cache_write_tokens + cache_read_tokens)
         write_rate = price.cache_write_1h if cache_ttl == "1h" else price.cache_write_5m
         total = (
             Decimal(input_tokens) * price.input
@@ -83,7 +97,7 @@ class PriceTable:
         A token is at least one byte, so the UTF-8 length bounds the input tokens; every input
         token is priced at the dearest input rate (a cache write) and the output at max_tokens.
         """
-        price = self.price(model)
+        price = self.price(model).dearest()
         input_rate = max(price.input, price.cache_write_5m, price.cache_write_1h)
         total = (Decimal(input_bytes + overhead_tokens) * input_rate
                  + Decimal(max_tokens) * price.output) / _MILLION
@@ -101,15 +115,22 @@ def load_price_table(path: Path = PRICE_FILE) -> PriceTable:
     """Read the versioned price file."""
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     models: dict[str, ModelPrice] = {}
-    for name, entry in raw["models"].items():
-        price = ModelPrice(
+
+    def rates(entry: dict, tiers: tuple[tuple[int, ModelPrice], ...] = ()) -> ModelPrice:
+        return ModelPrice(
             input=_decimal(entry["input"]),
             output=_decimal(entry["output"]),
             cache_write_5m=_decimal(entry["cache_write_5m"]),
             cache_write_1h=_decimal(entry["cache_write_1h"]),
             cache_read=_decimal(entry["cache_read"]),
             min_cacheable_tokens=int(entry.get("min_cacheable_tokens", 1024)),
+            tiers=tiers,
         )
+
+    for name, entry in raw["models"].items():
+        tiers = tuple(sorted((int(t["above_input_tokens"]), rates(t))
+                             for t in entry.get("tiers", [])))
+        price = rates(entry, tiers)
         for alias in [name, *entry.get("aliases", [])]:
             models[alias] = price
     return PriceTable(

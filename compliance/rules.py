@@ -20,6 +20,7 @@ re-applied without re-parsing.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import threading
 from collections.abc import Callable, Iterable
@@ -143,9 +144,26 @@ class Rule:
         if self.near is not None:
             spans.extend(_near_spans(text, *self.near))
         if self.entities:
-            spans.extend((s, e) for label, s, e in entities if label in self.entities)
+            spans.extend((s, e) for label, s, e in entities
+                         if label in self.entities and _plausible_entity(label, text[s:e]))
         return [self._hit(s, e) for s, e in sorted(set(spans))
                 if e > s and not self._excluded(text, s, e)]
+
+
+_ROLE_WORDS = {"agreement", "supplier", "customer", "company", "party", "parties", "provider",
+               "client", "contractor", "licensee", "licensor", "buyer", "seller", "employer",
+               "employee", "pharma", "inc", "ltd", "llc", "plc", "gmbh", "corp", "team", "office",
+               "policy", "lane", "street", "road", "avenue", "drive"}
+
+
+def _plausible_entity(label: str, value: str) -> bool:
+    """Drop the small English model's usual PERSON mistakes: defined roles, firms, streets."""
+    if label != "PERSON":
+        return True
+    tokens = [t for t in re.split(r"[\s,]+", value) if t]
+    if any(t.lower().strip(".") in _ROLE_WORDS for t in tokens):
+        return False
+    return len(tokens) >= 2 and all(t[:1].isupper() and not t.isupper() for t in tokens)
 
 
 def _near_spans(text: str, first: list[re.Pattern[str]], second: list[re.Pattern[str]],
@@ -290,8 +308,12 @@ def load_pack(path: Path) -> tuple[list[Rule], str]:
     return rules, version
 
 
-def load_rules(directory: Path = RULES_DIR) -> RuleSet:
-    """Load every *.yaml pack in a folder; any malformed pack stops start-up."""
+def load_rules(directory: Path | None = None) -> RuleSet:
+    """Load every *.yaml pack in a folder; any malformed pack stops start-up.
+
+    The folder is data/rules/ unless COMPLIANCE_RULES_DIR names another.
+    """
+    directory = directory or Path(os.environ.get("COMPLIANCE_RULES_DIR", RULES_DIR))
     rules: list[Rule] = []
     versions: dict[str, str] = {}
     files = sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")])

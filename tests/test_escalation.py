@@ -383,3 +383,49 @@ def test_batch_gives_sync_findings_at_half_price(batch_runs, sync_run):
 
     assert findings(batch_runs["db"]) == findings(sync_run["db"])
     assert cost(batch_runs["db"]) * 2 == pytest.approx(cost(sync_run["db"]), abs=1e-8)
+
+
+def test_malformed_pack_names_file_and_rule(tmp_path):
+    from compliance.rules import RulePackError
+
+    shutil.copytree(ROOT / "data" / "rules", tmp_path / "rules")
+    (tmp_path / "rules" / "zz-broken.yaml").write_text(
+        "rules:\n  - id: broken.rule\n    category: x\n    severity: high\n"
+        "    description: bad regex\n    patterns: ['(unclosed']\n")
+    with pytest.raises(RulePackError) as error:
+        load_rules(tmp_path / "rules")
+    assert "zz-broken.yaml" in str(error.value) and "broken.rule" in str(error.value)
+
+
+def test_retriage_applies_new_rules_without_reparsing(sync_run, tmp_path, fake, monkeypatch):
+    from flows.retriage import compliance_retriage
+
+    db_path = tmp_path / "copy.duckdb"
+    shutil.copy(sync_run["db"], db_path)
+    rules = tmp_path / "rules"
+    shutil.copytree(ROOT / "data" / "rules", rules)
+    (rules / "extra.yaml").write_text(
+        "pack: extra\nrules:\n  - id: extra.retention\n    category: records_retention\n"
+        "    severity: high\n    description: Destruction of records\n"
+        "    keywords: ['destroyed', 'deleted']\n")
+    monkeypatch.setenv("COMPLIANCE_RULES_DIR", str(rules))
+    monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
+    conn = duckdb.connect(str(db_path), read_only=True)
+    before = conn.execute("SELECT (SELECT count(*) FROM documents), (SELECT count(*) FROM "
+                          "chunks), (SELECT count(*) FROM texts)").fetchone()
+    conn.close()
+    result = compliance_retriage(PipelineParams(source=str(tmp_path), db_path=str(db_path),
+                                                anthropic_base_url=fake.base_url))
+    assert result["chunks_scanned"] == before[1]
+    conn = duckdb.connect(str(db_path), read_only=True)
+    after = conn.execute("SELECT (SELECT count(*) FROM documents), (SELECT count(*) FROM "
+                         "chunks), (SELECT count(*) FROM texts)").fetchone()
+    assert after == before
+    new_version = load_rules(rules).version
+    assert conn.execute("SELECT count(*) FROM flags WHERE rule_id = 'extra.retention' AND "
+                        "rules_version = ?", [new_version]).fetchone()[0] > 0
+    # The rules version is part of the escalation cache key: new rules, new judgements.
+    sent = [s["text"] for s in spans_sent(fake)]
+    assert any("destroyed" in t or "deleted" in t for t in sent)
+    assert conn.execute("SELECT count(*) FROM escalation_windows WHERE rules_version = ? AND "
+                        "status <> 'done'", [new_version]).fetchone()[0] == 0

@@ -1,0 +1,51 @@
+"""The compliance-retriage flow: re-apply changed rule packs to stored chunks.
+
+Nothing is re-parsed, re-chunked or re-summarized: chunks without a triage decision for the
+current rules version are flagged again, and what the new rules escalate goes to the cloud
+model (cached answers are reused where the redacted text is the same).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow
+
+from compliance import db as database
+from compliance.ledger import cloud_spend, load_price_table
+from compliance.params import PipelineParams
+from compliance.rules import load_rules
+from compliance.runs import close_run, new_run_id, open_run
+from flows.pipeline import escalate_flagged, flag_chunks
+from tasks import report
+
+
+@flow(name="compliance-retriage", log_prints=True)
+def compliance_retriage(params: PipelineParams | None = None) -> dict[str, Any]:
+    """Flag and triage stored chunks under the current rule packs, then escalate."""
+    params = params or PipelineParams()
+    load_price_table().price(params.cloud_model)
+    rules = load_rules()
+    run_id = new_run_id()
+    db = database.writer(params.db_path)
+    open_run(db, run_id, params.source, params.model_dump_json(), orchestrator="prefect (retriage)")
+    try:
+        flagged = flag_chunks(params, run_id)
+        escalated = escalate_flagged(params, run_id)
+        with db.cursor() as cur:
+            spend = cloud_spend(cur, run_id=run_id)
+        close_run(db, run_id, "completed", {
+            "chunks_flagged": flagged.chunks_flagged, "escalation_mode": params.escalation,
+            "cloud_model": params.cloud_model, "spend_usd": spend,
+            "escalation_note": escalated.note,
+        })
+        with db.cursor() as cur:
+            summary = report.run_summary(cur, run_id)
+    except BaseException as exc:
+        close_run(db, run_id, "failed", {}, error=f"{type(exc).__name__}: {exc}"[:1000])
+        raise
+    finally:
+        database.close_writer(params.db_path)
+    summary += f"\n  rules version    {rules.version} ({flagged.chunks_scanned} chunks re-triaged)"
+    print(summary)
+    return {"run_id": run_id, "summary": summary, "chunks_scanned": flagged.chunks_scanned}
