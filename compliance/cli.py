@@ -88,7 +88,9 @@ def _record_noop_run(params: PipelineParams, started: float) -> str:
         "files_seen": files, "docs_new": 0, "docs_changed": 0, "docs_unchanged": files,
         "docs_duplicate": 0, "docs_failed": 0, "docs_removed": 0, "chunks_new": 0,
         "summaries_done": 0, "summaries_cached": 0, "summaries_pending": 0, "model_calls": 0,
-        "local_model_seconds": 0.0,
+        "local_model_seconds": 0.0, "chunks_flagged": 0, "chunks_escalated": 0,
+        "chunks_deferred": 0, "escalation_mode": params.escalation,
+        "cloud_model": params.cloud_model, "spend_usd": 0,
     })
     with db.cursor() as cur:
         cur.execute("UPDATE runs SET wall_seconds = ? WHERE run_id = ?",
