@@ -67,7 +67,8 @@ def _nothing_to_do(params: PipelineParams) -> bool:
         from compliance.cloud import load_api_key
         from compliance.rules import load_rules
 
-        cloud = params.escalation != "off" and bool(load_api_key())
+        # Only the environment here: reading a Prefect Secret block would start a server.
+        cloud = params.escalation != "off" and bool(load_api_key(use_prefect=False))
         outstanding = inventory.outstanding_work(conn, params.summarize == "all",
                                                  load_rules().version, cloud)
     finally:

@@ -69,11 +69,11 @@ class MalformedAnswerError(ValueError):
     """The model's tool output does not match the schema or misses spans."""
 
 
-def load_api_key() -> str | None:
+def load_api_key(use_prefect: bool = True) -> str | None:
     """ANTHROPIC_API_KEY, else the Prefect Secret block `anthropic-api-key`, else None."""
     key = os.environ.get("ANTHROPIC_API_KEY")
-    if key:
-        return key
+    if key or not use_prefect:
+        return key or None
     try:
         from prefect.blocks.system import Secret
 
