@@ -1,9 +1,10 @@
 """Local summarization: our path against raw llama-cpp-python, same machine, same run.
 
-Both sides summarize the same chunks of data/samples with the same model and settings. The raw
-side builds a fresh prompt per call with the chunk first (no shared prefix, as a naive caller
-would); ours keeps the system prompt as a byte-identical prefix so llama.cpp reuses its KV cache,
-and adds output validation. Prints the ratio of times; absolute seconds depend on the machine.
+Both sides summarize the same chunks of data/samples with the same model, messages, schema and
+decoding settings, in one process: the raw side calls `Llama.create_chat_completion` directly;
+ours goes through `summarize_text` (lock, ledger callback, output validation and the extractive
+fallback). Prints the ratio of times and the tokens each side generated; absolute seconds depend
+on the machine.
 
     .venv/bin/python bench/bench_summarize.py [N_CHUNKS]
 """
@@ -38,22 +39,31 @@ def main() -> None:
     model = get_local_model(spec)
     from llama_cpp import Llama
 
-    raw = Llama(str(spec.path), n_ctx=spec.context_length, n_threads=2, seed=0, verbose=False)
+    raw = Llama(str(spec.path), n_ctx=spec.context_length, n_threads=2, seed=0, verbose=False,
+                chat_format=spec.chat_format)
+    raw_tokens = 0
     started = time.perf_counter()
     for chunk in chunks:
-        # A naive caller: the variable text first, instructions after it.
-        raw.create_chat_completion(
-            messages=[{"role": "user", "content": f"{chunk}\n\n{CHUNK_SYSTEM_PROMPT}"}],
+        response = raw.create_chat_completion(
+            messages=[{"role": "system", "content": CHUNK_SYSTEM_PROMPT},
+                      {"role": "user", "content": f'Excerpt:\n"""\n{chunk}\n"""'}],
             response_format={"type": "json_object", "schema": SUMMARY_SCHEMA},
             **GENERATION_PARAMS,
         )
+        raw_tokens += response["usage"]["completion_tokens"]
     raw_seconds = time.perf_counter() - started
     budget = LocalBudget(None)
+    ours_tokens = 0
+
+    def book(**usage: object) -> None:
+        nonlocal ours_tokens
+        ours_tokens += int(usage.get("output_tokens", 0))  # type: ignore[arg-type]
+
     started = time.perf_counter()
     for chunk in chunks:
-        summarize_text(model, chunk, CHUNK_SYSTEM_PROMPT, budget, lambda **_: None)
+        summarize_text(model, chunk, CHUNK_SYSTEM_PROMPT, budget, book)
     ours_seconds = time.perf_counter() - started
-    print(f"chunks: {len(chunks)}")
+    print(f"chunks: {len(chunks)}; tokens generated: raw {raw_tokens}, pipeline {ours_tokens}")
     print(f"raw llama-cpp-python: {raw_seconds:.1f} s; pipeline: {ours_seconds:.1f} s")
     print(f"ratio pipeline/raw: {ours_seconds / raw_seconds:.2f}")
 
