@@ -102,6 +102,7 @@ def run_isolated(
                 try:
                     kind, payload = worker.conn.recv()
                 except (EOFError, OSError):
+                    worker.process.join(5)  # reap it, so its exit code is known
                     code = worker.process.exitcode
                     worker.kill()
                     pool.remove(worker)

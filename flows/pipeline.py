@@ -63,8 +63,20 @@ def ingest_documents(params: PipelineParams, run_id: str,
     result = ingest.ingest_files(db, run_id, Path(params.source), plan.new, plan.suspect,
                                  settings, progress=logger.info)
     result.removed = ingest.mark_removed(db, run_id, Path(params.source), plan.removed)
-    ingest.touch_unchanged(db, run_id, [known.doc_id for _, known in plan.unchanged])
-    result.unchanged += len(plan.unchanged)
+    # A copy stored as 'duplicate' of a file that is now removed or changed must be read itself.
+    orphans = ingest.orphaned_duplicates(db, Path(params.source))
+    if orphans:
+        repaired = ingest.ingest_files(db, run_id, Path(params.source), [], orphans, settings,
+                                       progress=logger.info,
+                                       force=frozenset(f.rel_path for f, _ in orphans))
+        result.doc_ids += repaired.doc_ids
+        result.failures += repaired.failures
+        result.duplicate += repaired.duplicate
+        result.failed += repaired.failed
+    touched = {known.doc_id for _, known in orphans}
+    ingest.touch_unchanged(db, run_id, [known.doc_id for _, known in plan.unchanged
+                                        if known.doc_id not in touched])
+    result.unchanged += len(plan.unchanged) - len(touched & {k.doc_id for _, k in plan.unchanged})
     return result
 
 

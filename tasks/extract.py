@@ -115,7 +115,9 @@ class ExtractionFailed(Exception):
 
 
 def _looks_like_email(head: bytes) -> bool:
-    lines = head.lstrip().splitlines()[:12]
+    lines = head.lstrip().splitlines()[:13]
+    if lines and lines[0].startswith(b"From "):
+        lines = lines[1:]  # an mbox separator line before the headers
     names = set()
     for line in lines:
         if not line.strip():
@@ -166,7 +168,9 @@ def sniff_format(data: bytes, filename: str) -> tuple[str, str | None]:
     """
     ext = Path(filename).suffix.lower().lstrip(".")
     head = data[:8192]
-    if b"%PDF-" in head[:1024]:
+    marker = head.find(b"%PDF-")
+    # The header may follow up to 1 KB of junk, but text that merely mentions it is no PDF.
+    if marker == 0 or (0 < marker < 1024 and re.search(rb"\d+\s+\d+\s+obj\b", data[:1 << 20])):
         return "pdf", None
     if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
         try:
@@ -190,12 +194,13 @@ def sniff_format(data: bytes, filename: str) -> tuple[str, str | None]:
     text = _decode_head(head)
     if text is None:
         return "binary", None
+    # Headers first: an e-mail with an HTML body is still an e-mail.
+    if _looks_like_email(head if not head.startswith(b"\xef\xbb\xbf") else head[3:]):
+        return "eml", None
     lowered = text.lstrip().lower()
     if lowered.startswith(("<!doctype html", "<html")) or re.search(r"<(html|body|head)[\s>]",
                                                                      lowered[:4096]):
         return "html", None
-    if _looks_like_email(head if not head.startswith(b"\xef\xbb\xbf") else head[3:]):
-        return "eml", None
     if ext in ("md", "markdown", "mdown"):
         return "md", None
     return "txt", None

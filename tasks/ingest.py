@@ -195,8 +195,12 @@ def ingest_files(
     suspect: list[tuple[SourceFile, KnownVersion]],
     settings: IngestSettings,
     progress: Callable[[str], None] = lambda message: None,
+    force: frozenset[str] = frozenset(),
 ) -> IngestResult:
-    """Hash, dedupe, parse (in isolated workers) and store files; one transaction per document."""
+    """Hash, dedupe, parse (in isolated workers) and store files; one transaction per document.
+
+    Paths in `force` are re-ingested even when their bytes did not change.
+    """
     result = IngestResult()
     source_root = str(root)
     jobs: list[_Job] = []
@@ -219,7 +223,8 @@ def ingest_files(
         except OSError as exc:
             result.failures.append((source_file.rel_path, "unreadable", str(exc)))
             continue
-        if previous is not None and previous.sha256 == digest:
+        if (previous is not None and previous.sha256 == digest and previous.status != REMOVED
+                and source_file.rel_path not in force):
             with db.cursor() as cur:  # touched, not changed: remember the new stat
                 cur.execute(
                     "UPDATE documents SET mtime_ns = ?, mtime = ?, size_bytes = ?, "
@@ -317,7 +322,7 @@ def _ingest_round(db: Database, run_id: str, source_root: str, root: Path, jobs:
 def _count_version(result: IngestResult, job: _Job) -> None:
     if job.parent_doc_id is not None:
         return
-    if job.previous is None:
+    if job.previous is None or job.previous.status == REMOVED:
         result.new += 1
     else:
         result.changed += 1
@@ -344,6 +349,26 @@ def mark_removed(db: Database, run_id: str, root: Path,
             _insert_document(cur, run_id, str(root), job, REMOVED,
                              error="file no longer present under the source root")
     return len(removed)
+
+
+def orphaned_duplicates(db: Database, root: Path) -> list[tuple[SourceFile, KnownVersion]]:
+    """Current copies whose original is no longer current (removed or changed): re-ingest them."""
+    with db.cursor() as cur:
+        rows = cur.execute(
+            """
+            SELECT d.rel_path, d.size_bytes, d.mtime_ns, d.doc_id, d.version, d.sha256,
+                   d.status
+            FROM documents d JOIN documents o ON o.doc_id = d.duplicate_of
+            WHERE d.source_root = ? AND d.is_current AND d.status = 'duplicate'
+              AND d.parent_doc_id IS NULL AND NOT o.is_current
+            ORDER BY d.rel_path
+            """,
+            [str(root)],
+        ).fetchall()
+    return [(SourceFile(rel_path, size or 0, mtime or 0),
+             KnownVersion(doc_id, version, sha, size, mtime, status))
+            for rel_path, size, mtime, doc_id, version, sha, status in rows
+            if (root / rel_path).is_file()]
 
 
 def touch_unchanged(db: Database, run_id: str, doc_ids: list[int]) -> None:

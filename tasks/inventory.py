@@ -65,8 +65,10 @@ def take_inventory(
     for source_file in files:
         seen.add(source_file.rel_path)
         previous = known.get(source_file.rel_path)
-        if previous is None or previous.status == "removed":
+        if previous is None:
             plan.new.append(source_file)
+        elif previous.status == "removed":
+            plan.suspect.append((source_file, previous))  # back again: retire the removed row
         elif (not verify_hashes and previous.size_bytes == source_file.size_bytes
               and previous.mtime_ns == source_file.mtime_ns):
             plan.unchanged.append((source_file, previous))

@@ -98,7 +98,11 @@ def summary_key(kind: str, input_hash: str, spec: ModelSpec, prompt_version: str
 
 def extractive_summary(text: str, max_fraction: float = 0.35, max_chars: int = 320) -> str:
     """The most representative sentences, in document order, well under the input's length."""
+    if len(text.strip()) < 4:
+        return ""  # nothing shorter is worth saying
     sentences = [s.strip() for s in _SENTENCES.split(" ".join(text.split())) if s.strip()]
+    # Section numbers and fragments ("3.", "a)") are not sentences worth choosing.
+    sentences = [s for s in sentences if len(words(s)) >= 3] or sentences
     limit = max(1, min(max_chars, int(len(text) * max_fraction)))
     if not sentences:
         return text[: min(limit, max(1, len(text) // 2))].strip()

@@ -1,0 +1,92 @@
+"""Shared fixtures: a Prefect test server, the corpus and samples, and one real run of the samples.
+
+Every fixture uses the real components: the GGUF model in models/, DuckDB files under pytest's
+tmp_path, and Prefect's own test harness (a temporary API server with a throw-away database).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+# Before anything imports unstructured or Prefect: no notices, no analytics pings.
+os.environ["UNSTRUCTURED_DISABLE_NOTICE"] = "1"
+os.environ["DO_NOT_TRACK"] = "1"
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+# The flow escalates to the cloud whenever an API key is configured: the suite must never spend
+# money or reach the network, so a key from the developer's shell is not passed on.
+os.environ.pop("ANTHROPIC_API_KEY", None)
+# llama.cpp's worker threads wait for each other at every step: on a 2-core machine where anything
+# else runs, two threads slow generation down badly (a 5-call benchmark: 41 s with two threads and
+# one busy process beside them, 24 s with one thread; 15 s vs 16 s when idle). Override to compare.
+os.environ.setdefault("COMPLIANCE_LLM_THREADS", "1")
+
+import pytest  # noqa: E402
+
+TESTS_DIR = Path(__file__).resolve().parent
+PROJECT_ROOT = TESTS_DIR.parent
+CORPUS_DIR = PROJECT_ROOT.parent / "shared" / "corpus"
+SAMPLES_DIR = PROJECT_ROOT / "data" / "samples"
+
+# Helper modules (isolation_helpers, helpers) are imported by name, here and in the spawned
+# worker processes of compliance.isolation (which inherit sys.path), whatever pytest's rootdir.
+if str(TESTS_DIR) not in sys.path:
+    sys.path.insert(0, str(TESTS_DIR))
+
+
+@pytest.fixture(scope="session")
+def project_root() -> Path:
+    return PROJECT_ROOT
+
+
+@pytest.fixture(scope="session")
+def corpus_dir() -> Path:
+    if not (CORPUS_DIR / "formats").is_dir():
+        pytest.skip(f"the shared test corpus is not present at {CORPUS_DIR} "
+                    "(expected <project>/../shared/corpus/formats)")
+    return CORPUS_DIR
+
+
+@pytest.fixture(scope="session")
+def samples_dir() -> Path:
+    return SAMPLES_DIR
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_local_models():
+    """Free the llama.cpp models the runs loaded before the interpreter tears modules down
+    (llama-cpp-python's finalizers print 'Exception ignored' when they run at exit)."""
+    yield
+    from compliance import local_llm
+
+    for model in list(local_llm._models.values()):
+        for llm in (model._llm, model._vocab):
+            if llm is not None:
+                llm.close()
+        model._llm = model._vocab = None
+    local_llm._models.clear()
+
+
+@pytest.fixture(scope="session")
+def prefect_harness():
+    """A temporary Prefect API server for the whole session (started on first use)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture(scope="session")
+def samples_run(prefect_harness, tmp_path_factory):
+    """One full run (summaries on) over a copy of data/samples: (source, db_path, result)."""
+    from compliance.params import PipelineParams
+    from flows.pipeline import compliance_pipeline
+
+    base = tmp_path_factory.mktemp("samples-run")
+    source = base / "samples"
+    shutil.copytree(SAMPLES_DIR, source)
+    db_path = base / "results.duckdb"
+    result = compliance_pipeline(PipelineParams(source=str(source), db_path=str(db_path)))
+    return source, db_path, result

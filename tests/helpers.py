@@ -1,0 +1,37 @@
+"""Small helpers shared by the test modules (imported by name: conftest puts tests/ on sys.path)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+
+def query(db_path: Path | str, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
+    """Rows of one query on a results file, through a read-only connection closed at once.
+
+    The flow closes its writer when a run ends; a connection left open here would make the next
+    run in this process fail to open the file for writing.
+    """
+    conn = duckdb.connect(str(db_path), read_only=True)
+    try:
+        return conn.execute(sql, list(params or [])).fetchall()
+    finally:
+        conn.close()
+
+
+def scalar(db_path: Path | str, sql: str, params: Sequence[Any] | None = None) -> Any:
+    """The single value of a one-row, one-column query."""
+    rows = query(db_path, sql, params)
+    assert len(rows) == 1, rows
+    return rows[0][0]
+
+
+def run_pipeline(source: Path | str, db_path: Path | str, **params: Any) -> dict[str, Any]:
+    """One run of the real Prefect flow (call it inside the prefect_harness fixture)."""
+    from compliance.params import PipelineParams
+    from flows.pipeline import compliance_pipeline
+
+    return compliance_pipeline(PipelineParams(source=str(source), db_path=str(db_path), **params))
