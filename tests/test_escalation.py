@@ -429,3 +429,24 @@ def test_retriage_applies_new_rules_without_reparsing(sync_run, tmp_path, fake, 
     assert any("destroyed" in t or "deleted" in t for t in sent)
     assert conn.execute("SELECT count(*) FROM escalation_windows WHERE rules_version = ? AND "
                         "status <> 'done'", [new_version]).fetchone()[0] == 0
+
+
+def test_errored_and_expired_batch_entries_are_requeued(triaged_db, tmp_path, fake):
+    fake.state.batch_faults.update({0: "errored", 1: "expired"})
+    db, db_path, run_id, result = escalate_copy(
+        triaged_db, tmp_path, fake, mode="batch", max_spans_per_request=4,
+        batch_wait_seconds=20)
+    with db.cursor() as cur:
+        rows = cur.execute("SELECT status, cost_usd, error FROM llm_calls WHERE run_id = ? "
+                           "ORDER BY call_id", [run_id]).fetchall()
+        requeued = cur.execute("SELECT count(*) FROM escalation_windows WHERE status = "
+                               "'pending'").fetchone()[0]
+        done = cur.execute("SELECT count(*) FROM escalation_windows WHERE status = 'done'"
+                           ).fetchone()[0]
+    database.close_writer(db_path)
+    failed = [r for r in rows if r[0] == "failed"]
+    assert len(failed) == 2 and all(r[1] == 0 for r in failed)
+    assert {r[2] for r in failed} == {"batch entry errored", "batch entry expired"}
+    assert all(r[0] in ("failed", "settled") for r in rows), "nothing left reserved"
+    assert requeued > 0 and done > 0
+    assert result.batches_pending == 0

@@ -51,8 +51,10 @@ def _check_offsets(extraction: Extraction) -> None:
 
 def test_sniff_pdf_magic_wins_over_extension():
     assert sniff_format(b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n", "report.docx") == ("pdf", None)
-    # A few bytes of junk before the header (as some producers write) are tolerated.
-    assert sniff_format(b"\x00\x00garbage%PDF-1.4\n", "scan.bin") == ("pdf", None)
+    # A few bytes of junk before the header (as some producers write) are tolerated when the
+    # rest looks like a PDF (indirect objects follow).
+    assert sniff_format(b"\x00\x00garbage%PDF-1.4\n1 0 obj\n<<>>\nendobj\n", "scan.bin") == (
+        "pdf", None)
 
 
 @pytest.mark.parametrize(

@@ -140,10 +140,12 @@ def test_take_inventory_classifies_every_path():
         "excluded/gone.txt": _known(7),
     }
     plan = take_inventory(files, known, ["*"], ["excluded/*"], verify_hashes=False)
-    assert [f.rel_path for f in plan.new] == ["new.txt", "back-again.txt"]
+    assert [f.rel_path for f in plan.new] == ["new.txt"]
     assert [(f.rel_path, k.doc_id) for f, k in plan.unchanged] == [("same.txt", 1)]
+    # A path that comes back after removal carries its 'removed' version, to be retired.
     assert [(f.rel_path, k.doc_id) for f, k in plan.suspect] == [("touched.txt", 2),
-                                                                ("resized.txt", 3)]
+                                                                ("resized.txt", 3),
+                                                                ("back-again.txt", 4)]
     # Only paths this run could have seen are removed, and only once.
     assert [(p, k.doc_id) for p, k in plan.removed] == [("gone.txt", 5)]
     assert plan.has_file_work
