@@ -42,7 +42,11 @@ def run_summary(cur: duckdb.DuckDBPyConnection, run_id: str) -> str:
                  f"{deferred or 0} deferred (escalation {mode or 'off'}, {cloud_model or '-'})")
     lines.append(f"  cloud spend      ${spend or 0:.6f} in {cloud_calls[0]} ledger rows"
                  + (f" ({cloud_calls[1]} still reserved)" if cloud_calls[1] else ""))
-    if naive_new is not None:
+    if naive_new is not None and note and not spend:
+        # Nothing went out (no key, key rejected, or escalation off): no saving to claim.
+        lines.append(f"  counterfactual   naive_new ${naive_new:.6f}, naive_all ${naive_all:.6f} "
+                     "(no savings claimed: flagged text was not escalated)")
+    elif naive_new is not None:
         saved_new = 1 - (spend or 0) / naive_new if naive_new else 0
         saved_all = 1 - (spend or 0) / naive_all if naive_all else 0
         lines.append(f"  counterfactual   naive_new ${naive_new:.6f} (saved {saved_new:.1%}), "
