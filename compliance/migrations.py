@@ -113,6 +113,7 @@ def m001_core_tables(conn: duckdb.DuckDBPyConnection) -> None:
             kind VARCHAR NOT NULL,
             page_number INTEGER,
             section VARCHAR,
+            duplicate_of_seq INTEGER,
             PRIMARY KEY (doc_id, seq)
         )
         """

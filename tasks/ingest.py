@@ -171,9 +171,15 @@ def _store_extraction(cur: duckdb.DuckDBPyConnection, run_id: str, root: str, jo
                     "risk_hint_score": risk_hint_score(text)}
     doc_id = _insert_document(cur, run_id, root, job, extraction.status, **columns)
     if extraction.status in TEXT_STATUSES:
-        _insert_rows(cur, "segments", [
-            [doc_id, i, s.start, s.end, s.kind, s.page, s.section]
-            for i, s in enumerate(extraction.segments)])
+        # A paragraph repeated inside one document points to its first occurrence.
+        first_seq: dict[str, int] = {}
+        rows = []
+        for i, seg in enumerate(extraction.segments):
+            key = normalized_text_hash(extraction.text[seg.start:seg.end])
+            rows.append([doc_id, i, seg.start, seg.end, seg.kind, seg.page, seg.section,
+                         first_seq.get(key)])
+            first_seq.setdefault(key, i)
+        _insert_rows(cur, "segments", rows)
         _insert_rows(cur, "pages", [[doc_id, page, start, end]
                                     for page, start, end in extraction.pages])
         hashes = [paragraph_hash(extraction.text[s.start:s.end]) for s in extraction.segments]

@@ -124,8 +124,9 @@ def test_pdf_and_markdown_letter_are_near_duplicates(corpus_run):
 def test_repeated_paragraphs_within_one_document(corpus_run):
     formats, db_path, _ = corpus_run
     # uns__duplicate-paragraphs.docx repeats "some text" six times: two words, under
-    # tasks.chunk.BOILERPLATE_MIN_WORDS, so by design they are not boilerplate, and the whole
-    # 99-character document is one chunk (nothing to link). The repeats are stored as segments.
+    # tasks.chunk.BOILERPLATE_MIN_WORDS, so by design they are not boilerplate chunks, and the
+    # whole 99-character document is one chunk. The repeats are linked at the paragraph level:
+    # every later copy records the first one's position (segments.duplicate_of_seq).
     doc_id, status, _, _, _ = _doc(db_path, formats, "docx/uns__duplicate-paragraphs.docx")
     assert status == "ok"
     repeats = query(db_path, """
@@ -135,6 +136,16 @@ def test_repeated_paragraphs_within_one_document(corpus_run):
                                          s.char_end - s.char_start) = 'some text'
         """, [doc_id])
     assert repeats == [(6,)]
+    links = query(db_path, """
+        SELECT s.seq, s.duplicate_of_seq FROM segments s JOIN texts t ON t.text_sha256 = (
+            SELECT text_sha256 FROM documents WHERE doc_id = s.doc_id)
+        WHERE s.doc_id = ? AND substring(t.text, s.char_start + 1,
+                                         s.char_end - s.char_start) = 'some text'
+        ORDER BY s.seq
+        """, [doc_id])
+    first = links[0][0]
+    assert links[0][1] is None
+    assert [dup for _, dup in links[1:]] == [first] * 5
     # A long paragraph repeated inside one document is boilerplate: each copy is a chunk of its
     # own and the later copy points to the first (which may sit in uns__fake-memo.pdf, when that
     # file was stored first: the parser workers finish in either order).

@@ -111,7 +111,7 @@ EXPECTED_SCHEMA: dict[str, list[tuple[str, str]]] = {
     "segments": [
         ("doc_id", "BIGINT"), ("seq", "INTEGER"), ("char_start", "INTEGER"),
         ("char_end", "INTEGER"), ("kind", "VARCHAR"), ("page_number", "INTEGER"),
-        ("section", "VARCHAR"),
+        ("section", "VARCHAR"), ("duplicate_of_seq", "INTEGER"),
     ],
     "summaries": [
         ("summary_key", "VARCHAR"), ("kind", "VARCHAR"), ("input_hash", "VARCHAR"),
