@@ -27,7 +27,8 @@ import pytest  # noqa: E402
 
 TESTS_DIR = Path(__file__).resolve().parent
 PROJECT_ROOT = TESTS_DIR.parent
-CORPUS_DIR = PROJECT_ROOT.parent / "shared" / "corpus"
+# Source roots are stored resolved: resolve the corpus path the same way.
+CORPUS_DIR = (PROJECT_ROOT.parent / "shared" / "corpus").resolve()
 SAMPLES_DIR = PROJECT_ROOT / "data" / "samples"
 
 # Helper modules (isolation_helpers, helpers) are imported by name, here and in the spawned
