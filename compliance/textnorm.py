@@ -25,6 +25,11 @@ def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def sha256_bytes(data: bytes) -> str:
+    """Hex sha256 of bytes: the identity of a file or an attachment."""
+    return hashlib.sha256(data).hexdigest()
+
+
 def normalized_text_hash(text: str) -> str:
     """Hash of the normalized text, markup-insensitive: the identity of a text across formats."""
     return sha256_text(" ".join(words(text)))

@@ -11,8 +11,9 @@ import duckdb
 
 from compliance.db import Database
 from compliance.isolation import run_isolated
+from compliance.model_registry import sha256_of_file
 from compliance.risk_hints import risk_hint_score
-from compliance.textnorm import normalized_text_hash, sha256_text
+from compliance.textnorm import normalized_text_hash, sha256_bytes, sha256_text
 from tasks.chunk import paragraph_hash
 from tasks.discover import SourceFile
 from tasks.extract import (
@@ -27,7 +28,7 @@ from tasks.extract import (
     extract_attachment,
     extract_file,
 )
-from tasks.inventory import KnownVersion, sha256_file
+from tasks.inventory import KnownVersion
 
 MAX_ATTACHMENT_DEPTH = 3
 
@@ -225,7 +226,7 @@ def ingest_files(
             result.doc_ids.append(doc_id)
             continue
         try:
-            digest = sha256_file(path)
+            digest = sha256_of_file(path)
         except OSError as exc:
             result.failures.append((source_file.rel_path, "unreadable", str(exc)))
             continue
@@ -311,7 +312,7 @@ def _ingest_round(db: Database, run_id: str, source_root: str, root: Path, jobs:
                 label = attachment.name if count == 1 else f"{attachment.name}~{count}"
                 children.append(_Job(
                     rel_path=f"{job.rel_path}#{label}", source=None, previous=None,
-                    sha256=sha256_text_bytes(attachment.data), size_bytes=len(attachment.data),
+                    sha256=sha256_bytes(attachment.data), size_bytes=len(attachment.data),
                     mtime_ns=job.mtime_ns, parent_doc_id=doc_id, depth=job.depth + 1,
                     data=attachment.data,
                 ))
@@ -337,13 +338,6 @@ def _count_version(result: IngestResult, job: _Job) -> None:
 def _dispatch(payload: tuple[Callable[[tuple], Extraction], tuple]) -> Extraction:
     function, arguments = payload
     return function(arguments)
-
-
-def sha256_text_bytes(data: bytes) -> str:
-    """Hex sha256 of bytes."""
-    import hashlib
-
-    return hashlib.sha256(data).hexdigest()
 
 
 def mark_removed(db: Database, run_id: str, root: Path,

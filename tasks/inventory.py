@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import duckdb
 
@@ -80,15 +78,6 @@ def take_inventory(
                 and matches_globs(rel_path, include, exclude)):
             plan.removed.append((rel_path, previous))
     return plan
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def outstanding_work(cur: duckdb.DuckDBPyConnection, summarize: bool, rules_version: str,
