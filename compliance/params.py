@@ -54,11 +54,12 @@ class PipelineParams(BaseModel):
                                      "Empty: no per-run cap.")
     daily_budget_usd: float | None = Field(None, ge=0, description="Most USD all runs may spend "
                                            "per UTC day. Empty: no daily cap.")
-    triage_threshold: int = Field(2, ge=1, description="Escalate a chunk when the severity "
-                                  "weights of its escalating flags add up to this "
+    triage_threshold: int = Field(2, ge=1, description="Escalate a clause when the severity "
+                                  "weights of the distinct rules that hit it add up to this "
                                   "(low 1, medium 2, high 3, critical 4).")
-    context_chars: int = Field(240, ge=0, le=4000, description="Characters of context sent on "
-                               "each side of a flagged span (snapped to sentence ends).")
+    min_window_chars: int = Field(600, ge=0, le=4000, description="An escalated clause shorter "
+                                  "than this is sent with the next clause, then the previous "
+                                  "one (headings and list lead-ins need their text).")
     redact_personal_data: bool = Field(True, description="Replace personal data with typed "
                                        "placeholders before any text leaves the machine.")
     max_spans_per_request: int = Field(8, ge=1, le=50, description="Flagged spans per cloud "

@@ -105,7 +105,7 @@ def flag_chunks(params: PipelineParams, run_id: str) -> flag.FlagResult:
     result = flag.flag_chunks(
         database.writer(params.db_path), run_id, load_rules(),
         flag.TriageSettings(threshold=params.triage_threshold,
-                            context_chars=params.context_chars,
+                            min_window_chars=params.min_window_chars,
                             redact=params.redact_personal_data))
     get_run_logger().info("%d chunks scanned, %d flagged, %d to escalate (%d windows)",
                           result.chunks_scanned, result.chunks_flagged, result.chunks_escalate,

@@ -13,7 +13,10 @@ from compliance.db import Database
 from compliance.rules import Hit, RuleSet, merge_spans, severity_weight
 from compliance.textnorm import sha256_text
 
-_BOUNDARY = re.compile(r"(?<=[.!?;:])\s+|\n")
+# A clause ends at sentence punctuation or ';'/':' (list items), or at a blank line. A single
+# line break does not end one: contracts are often hard-wrapped mid-sentence.
+_CLAUSE_END = re.compile(r"(?<=[.!?;:])\s+|\n\s*\n")
+MAX_CLAUSE_CHARS = 1500
 
 
 @dataclass
@@ -21,7 +24,7 @@ class TriageSettings:
     """How flags become escalation decisions."""
 
     threshold: int = 2
-    context_chars: int = 240
+    min_window_chars: int = 600
     redact: bool = True
 
 
@@ -52,24 +55,67 @@ def chunks_to_flag(cur: duckdb.DuckDBPyConnection, rules_version: str) -> list[t
     ).fetchall()
 
 
-def _snap(text: str, start: int, end: int) -> tuple[int, int]:
-    """Widen a span outwards to the nearest sentence or line boundaries (within 200 chars)."""
-    before = [m.end() for m in _BOUNDARY.finditer(text, max(0, start - 200), start)]
-    after = [m.start() for m in _BOUNDARY.finditer(text, end, min(len(text), end + 200))]
-    return (before[-1] if before else max(0, start - 200) if start > 200 else 0,
-            after[0] if after else min(len(text), end + 200))
+def clause_bounds(text: str, start: int, end: int) -> tuple[int, int]:
+    """The clause around text[start:end]: from the previous clause end to the next one."""
+    floor = max(0, start - MAX_CLAUSE_CHARS)
+    before = [m.end() for m in _CLAUSE_END.finditer(text, floor, start)]
+    after = _CLAUSE_END.search(text, end, min(len(text), end + MAX_CLAUSE_CHARS))
+    return (before[-1] if before else floor,
+            after.start() if after else min(len(text), end + MAX_CLAUSE_CHARS))
 
 
-def escalation_windows(text: str, hits: list[Hit], context_chars: int) -> list[tuple[int, int]]:
-    """Clause-sized windows around escalating hits, merged where they overlap (chunk offsets)."""
-    spans = []
-    for hit in hits:
-        if hit.action != "escalate":
-            continue
-        start = max(0, hit.start - context_chars)
-        end = min(len(text), hit.end + context_chars)
-        spans.append(_snap(text, start, end))
-    return merge_spans(spans)
+def _widen(text: str, start: int, end: int, min_chars: int) -> tuple[int, int]:
+    """Add the next clause, then the previous one, while the window is under min_chars.
+
+    A heading ("4. Exclusivity.") or a list lead-in is a clause of its own; the obligation a
+    reviewer needs is in the clause beside it.
+    """
+    if end - start < min_chars and end < len(text):
+        end = clause_bounds(text, end + 1, end + 1)[1]
+    if end - start < min_chars and start > 0:
+        start = clause_bounds(text, start - 1, start - 1)[0]
+    return start, end
+
+
+def scored_clauses(text: str, hits: list[Hit]) -> list[tuple[int, int, int]]:
+    """(start, end, score) of each clause holding escalating hits; overlapping clauses merge.
+
+    A clause scores the summed severity weights of the distinct rules that hit it, so a word
+    repeated in a clause counts once and two different weak cues add up.
+    """
+    groups: list[tuple[int, int, dict[str, int]]] = []
+    for hit in sorted((h for h in hits if h.action == "escalate"),
+                      key=lambda h: (h.start, h.end)):
+        start, end = clause_bounds(text, hit.start, hit.end)
+        weight = {hit.rule_id: severity_weight(hit.severity)}
+        if groups and start < groups[-1][1]:
+            last_start, last_end, rules = groups[-1]
+            groups[-1] = (last_start, max(last_end, end), rules | weight)
+        else:
+            groups.append((start, end, weight))
+    return [(start, end, sum(rules.values())) for start, end, rules in groups]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Triage of one chunk: its score, the decision and the windows to send (chunk offsets)."""
+
+    score: int
+    decision: str
+    reasons: list[str]
+    windows: list[tuple[int, int]]
+
+
+def decide(text: str, hits: list[Hit], settings: TriageSettings) -> Decision:
+    """Escalate the clauses whose rules weigh at least the threshold; the chunk scores its best."""
+    clauses = scored_clauses(text, hits)
+    reasons = sorted({h.rule_id for h in hits if h.action == "escalate"})
+    score = max((score for _, _, score in clauses), default=0)
+    windows = [_widen(text, start, end, settings.min_window_chars)
+               for start, end, clause_score in clauses if clause_score >= settings.threshold]
+    if not windows:
+        return Decision(score, "routine", reasons, [])
+    return Decision(score, "escalate", reasons, merge_spans(windows))
 
 
 def redact(text: str, start: int, end: int, hits: list[Hit]) -> tuple[str, list[tuple[str, str,
@@ -113,9 +159,7 @@ def flag_chunks(db: Database, run_id: str, rules: RuleSet,
         hits = rules.scan(text)
         result.chunks_scanned += 1
         escalating = [h for h in hits if h.action == "escalate"]
-        score = sum(severity_weight(h.severity) for h in escalating)
-        decision = "escalate" if escalating and score >= settings.threshold else "routine"
-        reasons = sorted({h.rule_id for h in escalating})
+        verdict = decide(text, hits, settings)
         with db.transaction() as cur:
             for hit in hits:
                 cur.execute(
@@ -132,11 +176,12 @@ def flag_chunks(db: Database, run_id: str, rules: RuleSet,
                 result.flags_by_category[hit.category] += 1
             cur.execute(
                 "INSERT INTO triage VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [chunk_id, rules.version, score, decision, json.dumps(reasons),
-                 "pending" if decision == "escalate" else "not_needed", run_id],
+                [chunk_id, rules.version, verdict.score, verdict.decision,
+                 json.dumps(verdict.reasons),
+                 "pending" if verdict.decision == "escalate" else "not_needed", run_id],
             )
-            if decision == "escalate":
-                for start, end in escalation_windows(text, hits, settings.context_chars):
+            if verdict.decision == "escalate":
+                for start, end in verdict.windows:
                     inside = [h for h in escalating if h.start < end and h.end > start]
                     if settings.redact:
                         redacted, mapping = redact(text, start, end, hits)
@@ -160,6 +205,6 @@ def flag_chunks(db: Database, run_id: str, rules: RuleSet,
                     result.windows += 1
         if hits:
             result.chunks_flagged += 1
-        if decision == "escalate":
+        if verdict.decision == "escalate":
             result.chunks_escalate += 1
     return result
