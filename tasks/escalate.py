@@ -26,7 +26,13 @@ from compliance.cloud import (
     request_sha256,
 )
 from compliance.db import Database
-from compliance.ledger import PriceTable, cloud_spend, reserve_cloud_call, settle_cloud_call
+from compliance.ledger import (
+    ModelPrice,
+    PriceTable,
+    cloud_spend,
+    reserve_cloud_call,
+    settle_cloud_call,
+)
 from compliance.textnorm import sha256_text
 
 MAX_REQUEST_BYTES = 24_000
@@ -386,6 +392,41 @@ def _collect_batch(db: Database, client: CloudClient, prices: PriceTable, rules_
                     [batch_id])
 
 
+def estimated_request_cost(price: ModelPrice, text_chars: int, spans: int,
+                           tokens_per_char: Decimal = Decimal("0.25"),
+                           output_per_span: Decimal | None = None,
+                           policy_tokens: Decimal | None = None) -> Decimal:
+    """USD of one synchronous request carrying text_chars of spans, before it is sent.
+
+    Input is the policy prompt plus the text at tokens_per_char; output is the per-span
+    allowance. No prompt caching and no batch discount: the price of the plain path.
+    """
+    from compliance.cloud import OUTPUT_TOKENS_PER_SPAN, policy_prompt
+
+    if policy_tokens is None:
+        policy_tokens = Decimal(len(policy_prompt())) * Decimal("0.25") + 400
+    if output_per_span is None:
+        output_per_span = Decimal(OUTPUT_TOKENS_PER_SPAN)
+    input_tokens = policy_tokens + Decimal(text_chars) * tokens_per_char
+    return (input_tokens * price.input + output_per_span * spans * price.output) \
+        / Decimal(1_000_000)
+
+
+def estimated_sync_cost(price: ModelPrice, span_chars: list[int], max_spans: int) -> Decimal:
+    """USD of sending spans in sync mode, packed into requests as escalate() packs them."""
+    total = Decimal(0)
+    count = size = 0
+    for chars in span_chars:
+        if count and (count >= max_spans or size + chars > MAX_REQUEST_BYTES):
+            total += estimated_request_cost(price, size, count)
+            count = size = 0
+        count += 1
+        size += chars
+    if count:
+        total += estimated_request_cost(price, size, count)
+    return total
+
+
 def counterfactuals(db: Database, run_id: str, source_root: str, model: str,
                     prices: PriceTable) -> tuple[Decimal, Decimal]:
     """What a pipeline without routing and reuse would have paid for this run, in USD.
@@ -433,8 +474,8 @@ def counterfactuals(db: Database, run_id: str, source_root: str, model: str,
                        and spans_done else Decimal(OUTPUT_TOKENS_PER_SPAN))
 
     def cost(chars: int) -> Decimal:
-        input_tokens = policy_tokens + Decimal(chars) * tokens_per_char
-        return (input_tokens * price.input + output_per_span * price.output) / Decimal(1_000_000)
+        return estimated_request_cost(price, chars, 1, tokens_per_char, output_per_span,
+                                      policy_tokens)
 
     naive_new = sum((cost(chars) for is_new, chars in rows if is_new), Decimal(0))
     naive_all = sum((cost(chars) for _, chars in rows), Decimal(0))

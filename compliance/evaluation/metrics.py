@@ -40,6 +40,7 @@ class TriagedDocument:
     recorded: list[Selection] = field(default_factory=list)
     chunks: int = 0
     chunks_escalated: int = 0
+    chunk_chars: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -152,7 +153,7 @@ def evaluate(documents: Iterable[TriagedDocument], tiers: frozenset[str],
             score.selections += len(mine)
             score.selections_on_label += sum(
                 _overlaps(s, label_spans.get(category, [])) for s in mine)
-            predicted = any(category in s.categories for s in doc.windows)
+            predicted = any(category in s.categories for s in selections)
             actual = doc.labelled.answers.get(category)
             if actual is None:
                 actual = category in label_spans

@@ -1,0 +1,150 @@
+"""Run the real pipeline over a labelled set and read back what triage selected.
+
+The pipeline runs once (ingest, chunking, flagging; summaries and escalation off unless asked),
+into a DuckDB file of its own. Triage decisions are then recomputed from the stored flags with
+the same function the flag stage uses, so a sweep over the threshold needs no second run.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+
+from compliance.evaluation.labelled import LabelledDocument
+from compliance.evaluation.metrics import Evaluation, Selection, TriagedDocument, evaluate
+from compliance.ledger import load_price_table
+from compliance.rules import Hit, load_rules
+from tasks.escalate import estimated_request_cost, estimated_sync_cost
+from tasks.flag import TriageSettings, decide
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    """A chunk as stored, with its hits (chunk offsets) and the local model's risk signals."""
+
+    doc_id: int
+    start: int
+    end: int
+    hits: list[Hit]
+    model_signals: list[str]
+
+
+@dataclass
+class StoredRun:
+    """Everything triage needs, read from one evaluation database."""
+
+    texts: dict[int, str]
+    labelled: dict[int, LabelledDocument]
+    chunks: list[StoredChunk]
+    failed: list[tuple[str, str, str | None]]
+
+
+def run_pipeline(documents: list[LabelledDocument], workdir: Path, model: str | None,
+                 summarize: bool) -> Path:
+    """Write the documents into a source folder and run the compliance-pipeline flow on it."""
+    from compliance.params import PipelineParams
+    from flows.pipeline import compliance_pipeline
+
+    source = workdir / "source"
+    source.mkdir(parents=True, exist_ok=True)
+    for document in documents:
+        document.write_to(source)
+    db_path = workdir / "eval.duckdb"
+    compliance_pipeline(PipelineParams(
+        source=str(source), db_path=str(db_path), model=model,
+        summarize="all" if summarize else "off", escalation="off",
+        local_budget_seconds=None))
+    return db_path
+
+
+def read_run(db_path: Path, documents: list[LabelledDocument]) -> StoredRun:
+    """Texts, chunks, flags and model signals of the current documents."""
+    by_name = {document.file_name: document for document in documents}
+    conn = duckdb.connect(str(db_path), read_only=True)
+    try:
+        rules_version = load_rules().version
+        rows = conn.execute(
+            "SELECT d.doc_id, d.rel_path, t.text FROM documents d JOIN texts t "
+            "USING (text_sha256) WHERE d.is_current AND d.parent_doc_id IS NULL").fetchall()
+        failed = conn.execute(
+            "SELECT rel_path, status, error FROM documents "
+            "WHERE is_current AND parent_doc_id IS NULL AND status NOT IN ('ok', 'partial')"
+        ).fetchall()
+        hits: dict[int, list[Hit]] = defaultdict(list)
+        for (chunk_id, rule_id, category, severity, action, start, end, pack,
+             pack_version) in conn.execute(
+                "SELECT f.chunk_id, f.rule_id, f.category, f.severity, f.action, "
+                "f.char_start - c.char_start, f.char_end - c.char_start, f.pack, "
+                "f.pack_version FROM flags f JOIN chunks c USING (chunk_id) "
+                "WHERE f.rules_version = ?", [rules_version]).fetchall():
+            hits[chunk_id].append(Hit(rule_id, category, severity, action, start, end, pack,
+                                      pack_version, None))
+        chunks = [
+            StoredChunk(doc_id, start, end, sorted(hits[chunk_id],
+                                                   key=lambda h: (h.start, h.end, h.rule_id)),
+                        json.loads(signals) if signals and method == "llm" else [])
+            for chunk_id, doc_id, start, end, signals, method in conn.execute(
+                "SELECT c.chunk_id, c.doc_id, c.char_start, c.char_end, s.risk_signals, "
+                "s.method FROM chunks c JOIN documents d USING (doc_id) "
+                "LEFT JOIN summaries s USING (summary_key) WHERE d.is_current "
+                "ORDER BY c.doc_id, c.char_start").fetchall()
+        ]
+    finally:
+        conn.close()
+    texts = {doc_id: text for doc_id, _, text in rows}
+    labelled = {doc_id: by_name[path] for doc_id, path, _ in rows if path in by_name}
+    return StoredRun(texts, labelled, chunks, failed)
+
+
+def triage(run: StoredRun, settings: TriageSettings, rules: bool = True,
+           model_signals: bool = False) -> list[TriagedDocument]:
+    """Recompute triage per chunk; optionally let the local model's risk signals escalate.
+
+    With model_signals, a chunk whose summary lists risk signals is escalated whole (the
+    model does not say where in the chunk the risk is).
+    """
+    documents = {doc_id: TriagedDocument(labelled, run.texts[doc_id], [])
+                 for doc_id, labelled in run.labelled.items()}
+    for chunk in run.chunks:
+        document = documents.get(chunk.doc_id)
+        if document is None:
+            continue
+        text = document.text[chunk.start:chunk.end]
+        verdict = decide(text, chunk.hits if rules else [], settings)
+        windows = list(verdict.windows)
+        if model_signals and chunk.model_signals:
+            windows = [(0, len(text))]
+        document.chunks += 1
+        document.chunk_chars.append(chunk.end - chunk.start)
+        document.chunks_escalated += bool(windows)
+        for start, end in windows:
+            categories = frozenset(h.category for h in chunk.hits if h.action == "escalate"
+                                   and h.start < end and h.end > start)
+            document.windows.append(Selection(chunk.start + start, chunk.start + end,
+                                              categories))
+        document.recorded.extend(
+            Selection(chunk.start + h.start, chunk.start + h.end, frozenset({h.category}))
+            for h in chunk.hits if h.action == "record")
+    return list(documents.values())
+
+
+def score(documents: list[TriagedDocument], tiers: frozenset[str],
+          count_tokens: Callable[[list[str]], list[int]], cloud_model: str,
+          max_spans_per_request: int, by_category: bool = False) -> Evaluation:
+    """Metrics plus the estimated cloud cost against sending every chunk (naive_new)."""
+    evaluation = evaluate(documents, tiers, count_tokens, category_of_window=by_category)
+    price = load_price_table().price(cloud_model)
+    spans = [s.end - s.start for doc in documents for s in doc.windows]
+    escalated = estimated_sync_cost(price, spans, max_spans_per_request)
+    naive = sum((estimated_request_cost(price, chars, 1) for doc in documents
+                 for chars in doc.chunk_chars), Decimal(0))
+    evaluation.escalated_usd = float(escalated)
+    evaluation.naive_new_usd = float(naive)
+    return evaluation
+
