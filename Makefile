@@ -8,8 +8,10 @@ export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
 MODEL := models/SmolLM2-135M-Instruct.Q4_1.gguf
 SOURCE ?= data/samples
 DB ?= data/compliance.duckdb
+CUAD ?= ../shared/corpus/contracts/cuad_dev.jsonl
+EVAL_OUT ?= data/eval/results
 
-.PHONY: install install-test model run test lint samples clean
+.PHONY: install install-test model run test eval lint samples clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +41,13 @@ run: install model
 test: install-test model
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+# Triage quality: CUAD contracts (text, then the PDF copies) and the pharma/personal-data set.
+eval: install model
+	$(BIN)/compliance eval contracts $(CUAD) --sweep --json $(EVAL_OUT)/cuad-text.json
+	$(BIN)/compliance eval contracts $(CUAD) --pdf --json $(EVAL_OUT)/cuad-pdf.json
+	$(BIN)/compliance eval labelled data/eval/compliance-labelled \
+		--json $(EVAL_OUT)/compliance-labelled.json
 
 lint: install-test
 	$(BIN)/ruff check .

@@ -24,6 +24,14 @@ eval_app = typer.Typer(help="Measure triage against labelled documents.", no_arg
 app.add_typer(eval_app, name="eval")
 
 
+_THRESHOLD = typer.Option(help="Triage threshold (clause score to escalate).", min=1)
+_MIN_WINDOW = typer.Option(help="Escalated clauses shorter than this gain a neighbour.", min=0)
+_MODEL = typer.Option(help="Local model (manifest name or .gguf path): its tokenizer counts.")
+_WORKDIR = typer.Option(help="Keep the evaluation's source folder and DuckDB file here.")
+_LIMIT = typer.Option(help="Only the first N documents of the set.", min=1)
+_JSON = typer.Option("--json", help="Also write the numbers to this JSON file.")
+
+
 class SummarizeMode(StrEnum):
     """Whether the local model summarizes."""
 
@@ -139,7 +147,8 @@ def run(
     daily_budget_usd: Annotated[float | None, typer.Option(
         min=0, help="Most USD all runs may spend per UTC day.")] = None,
     triage_threshold: Annotated[int, typer.Option(
-        min=1, help="Severity weight at which a chunk is escalated.")] = 2,
+        min=1, help="Clause score (severity weights of distinct rules) that escalates.")] = 2,
+    min_window_chars: Annotated[int, _MIN_WINDOW] = 600,
     anthropic_base_url: Annotated[str | None, typer.Option(
         help="Anthropic API base URL (e.g. a local test server).")] = None,
     always_run_flow: Annotated[bool, typer.Option(
@@ -162,7 +171,7 @@ def run(
         "verify_hashes": verify_hashes, "max_chunk_tokens": max_chunk_tokens,
         "escalation": escalation.value, "cloud_model": cloud_model, "budget_usd": budget_usd,
         "daily_budget_usd": daily_budget_usd, "triage_threshold": triage_threshold,
-        "anthropic_base_url": anthropic_base_url,
+        "min_window_chars": min_window_chars, "anthropic_base_url": anthropic_base_url,
     }
     if include:
         values["include"] = include
@@ -265,13 +274,6 @@ def _write_json(path: Path | None, result: dict) -> None:
         path.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         typer.echo(f"\nwrote {path}")
 
-
-_THRESHOLD = typer.Option(help="Triage threshold (clause score to escalate).", min=1)
-_MIN_WINDOW = typer.Option(help="Escalated clauses shorter than this gain a neighbour.", min=0)
-_MODEL = typer.Option(help="Local model (manifest name or .gguf path): its tokenizer counts.")
-_WORKDIR = typer.Option(help="Keep the evaluation's source folder and DuckDB file here.")
-_LIMIT = typer.Option(help="Only the first N documents of the set.", min=1)
-_JSON = typer.Option("--json", help="Also write the numbers to this JSON file.")
 
 
 @eval_app.command("contracts")
