@@ -4,6 +4,7 @@ A pack is a file in data/rules/ (drop one in to add it). Each rule has an id, a 
 severity, a description, an action and one or more matchers:
 
 - `patterns`: regular expressions (compiled case-insensitively unless `case_sensitive: true`);
+  a group named `value` narrows the hit to that group (the cue around it only gives context);
 - `keywords`: phrases matched on word boundaries;
 - `near`: two lists of phrases that must occur within `within_words` words of each other;
 - `entities`: spaCy named-entity labels (e.g. PERSON) from the installed English pipeline;
@@ -79,7 +80,13 @@ def us_ssn_valid(text: str) -> bool:
         and serial != "0000"
 
 
+def phone_digits_valid(text: str) -> bool:
+    """A telephone number has 8 to 15 digits (ITU E.164 allows at most 15)."""
+    return 8 <= sum(ch.isdigit() for ch in text) <= 15
+
+
 VALIDATORS: dict[str, Callable[[str], bool]] = {
+    "phone_digits": phone_digits_valid,
     "luhn": luhn_valid,
     "iban": iban_valid,
     "us_ssn": us_ssn_valid,
@@ -136,9 +143,11 @@ class Rule:
         spans: list[tuple[int, int]] = []
         for pattern in self.patterns:
             for match in pattern.finditer(text):
-                value = match.group(0)
-                if all(check(value) for check in self.validators):
-                    spans.append(match.span())
+                group = "value" if "value" in pattern.groupindex else 0
+                if match.group(group) is None:
+                    continue
+                if all(check(match.group(group)) for check in self.validators):
+                    spans.append(match.span(group))
         for pattern in self.keywords:
             spans.extend(match.span() for match in pattern.finditer(text))
         if self.near is not None:
