@@ -40,6 +40,8 @@ _RULE_KEYS = {"id", "category", "severity", "description", "action", "patterns",
               "near", "entities", "validators", "exclude", "exclude_window", "case_sensitive",
               "redact_as"}
 _WORD = re.compile(r"\w+")
+_ODD_SPACES = str.maketrans({ch: " " for ch in "\u00a0\u1680\u2000\u2001\u2002\u2003\u2004"
+                             "\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000"})
 
 
 class RulePackError(ValueError):
@@ -219,6 +221,9 @@ class RuleSet:
 
     def scan(self, text: str) -> list[Hit]:
         """Every rule's hits in a text, in text order."""
+        # PDFs often space words with U+00A0 and kin: patterns say ' '. One character for one
+        # keeps every offset valid in the stored text.
+        text = text.translate(_ODD_SPACES)
         entities = find_entities(text) if self.needs_entities else []
         hits = [hit for rule in self.rules for hit in rule.find(text, entities)]
         return sorted(hits, key=lambda h: (h.start, h.end, h.rule_id))
