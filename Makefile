@@ -42,12 +42,15 @@ test: install-test model
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
-# Triage quality: CUAD contracts (text, then the PDF copies) and the pharma/personal-data set.
+# Triage quality: CUAD contracts (text, then the PDF copies), then the pharma/personal-data
+# sets (the one the rules were tuned on, and the held-out one).
 eval: install model
 	$(BIN)/compliance eval contracts $(CUAD) --sweep --json $(EVAL_OUT)/cuad-text.json
 	$(BIN)/compliance eval contracts $(CUAD) --pdf --json $(EVAL_OUT)/cuad-pdf.json
 	$(BIN)/compliance eval labelled data/eval/compliance-labelled \
 		--json $(EVAL_OUT)/compliance-labelled.json
+	$(BIN)/compliance eval labelled data/eval/compliance-heldout \
+		--json $(EVAL_OUT)/compliance-heldout.json
 
 lint: install-test
 	$(BIN)/ruff check .

@@ -13,9 +13,10 @@ from compliance.db import Database
 from compliance.rules import Hit, RuleSet, merge_spans, severity_weight
 from compliance.textnorm import sha256_text
 
-# A clause ends at sentence punctuation or ';'/':' (list items), or at a blank line. A single
-# line break does not end one: contracts are often hard-wrapped mid-sentence.
-_CLAUSE_END = re.compile(r"(?<=[.!?;:])\s+|\n\s*\n")
+# A clause ends at sentence punctuation or ';'/':' (list items), or at a blank line before
+# what starts a paragraph. A line break alone does not end one (contracts are hard-wrapped
+# mid-sentence), nor does a blank line before a lower-case word (a page break in a PDF).
+_CLAUSE_END = re.compile(r"(?<=[.!?;:])\s+|\n\s*\n(?=\s*[^\sa-z])")
 MAX_CLAUSE_CHARS = 1500
 
 
