@@ -89,6 +89,7 @@ class Evaluation:
     chunks_escalated: int
     escalated_usd: float | None = None
     naive_new_usd: float | None = None
+    kinds: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     @property
     def recall(self) -> float | None:
@@ -126,6 +127,7 @@ def evaluate(documents: Iterable[TriagedDocument], tiers: frozenset[str],
         {label.category for doc in documents for label in doc.labelled.labels
          if label.tier in tiers})}
     tokens_total = tokens_selected = chunks_total = chunks_escalated = 0
+    kinds: dict[str, list[int]] = {}
     for doc in documents:
         stored = compact(doc.text)
         selections = doc.windows + doc.recorded
@@ -146,8 +148,12 @@ def evaluate(documents: Iterable[TriagedDocument], tiers: frozenset[str],
             if category_of_window:
                 selected = merge_spans([(s.start, s.end) for s in selections
                                         if label.category in s.categories])
-            if covered_fraction(offsets, length, selected) >= FOUND_AT:
-                score.found += 1
+            found = covered_fraction(offsets, length, selected) >= FOUND_AT
+            score.found += found
+            if label.kind:
+                tally = kinds.setdefault(f"{label.category}/{label.kind}", [0, 0])
+                tally[0] += 1
+                tally[1] += found
         for category, score in scores.items():
             mine = [s for s in selections if category in s.categories]
             score.selections += len(mine)
@@ -169,7 +175,8 @@ def evaluate(documents: Iterable[TriagedDocument], tiers: frozenset[str],
     labels = sum(s.labels for s in scores.values())
     found = sum(s.found for s in scores.values())
     return Evaluation(len(documents), scores, labels, found, tokens_total,
-                      tokens_selected, chunks_total, chunks_escalated)
+                      tokens_selected, chunks_total, chunks_escalated,
+                      kinds={k: (v[0], v[1]) for k, v in sorted(kinds.items())})
 
 
 def category_counts(documents: Iterable[LabelledDocument], tiers: frozenset[str]) -> Counter:

@@ -37,6 +37,9 @@ def markdown_table(evaluation: Evaluation, title: str, precision: bool = False) 
               f"({evaluation.tokens_selected:,} of {evaluation.tokens_total:,} tokens)",
               f"- chunk share escalated: {_pct(evaluation.chunk_share)} "
               f"({evaluation.chunks_escalated} of {evaluation.chunks_total} chunks)"]
+    if evaluation.kinds:
+        lines.append("- found by kind: " + ", ".join(
+            f"{kind} {found}/{labels}" for kind, (labels, found) in evaluation.kinds.items()))
     if evaluation.savings is not None:
         lines.append(f"- estimated cloud cost: ${evaluation.escalated_usd:.4f} against "
                      f"naive_new ${evaluation.naive_new_usd:.4f}: savings "
@@ -70,6 +73,7 @@ def as_json(evaluation: Evaluation) -> dict[str, Any]:
         "naive_new_usd": evaluation.naive_new_usd,
         "savings": evaluation.savings,
         "recall": {c: s.recall for c, s in evaluation.categories.items()},
+        "kinds": {k: {"labels": n, "found": f} for k, (n, f) in evaluation.kinds.items()},
         "categories": {
             c: {"labels": s.labels, "found": s.found, "recall": s.recall,
                 "lost_in_extraction": s.lost_in_extraction, "selections": s.selections,
