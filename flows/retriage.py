@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from prefect import flow
+from prefect import flow, get_run_logger
+from prefect.runtime import flow_run
 
 from compliance import db as database
+from compliance import masking, runlock
 from compliance.ledger import cloud_spend, load_price_table
 from compliance.params import PipelineParams
 from compliance.rules import load_rules
@@ -24,8 +26,21 @@ from tasks import report
 def compliance_retriage(params: PipelineParams | None = None) -> dict[str, Any]:
     """Flag and triage stored chunks under the current rule packs, then escalate."""
     params = params or PipelineParams()
+    masking.install_log_masking()
+    logger = get_run_logger()
     load_price_table().price(params.cloud_model)
     rules = load_rules()
+    flow_run_id = str(flow_run.get_id() or "") or None
+    with runlock.exclusive_run(
+            params.db_path, run=f"flow run {flow_run_id or '?'} (compliance-retriage)",
+            flow_run_id=flow_run_id, timeout=params.lock_timeout_seconds,
+            on_wait=lambda why: logger.warning(
+                "waiting: %s; this run starts when that one has finished", why)):
+        return _retriage(params, rules.version)
+
+
+def _retriage(params: PipelineParams, rules_version: str) -> dict[str, Any]:
+    """Re-triage with the database held by this run."""
     run_id = new_run_id()
     db = database.writer(params.db_path)
     open_run(db, run_id, params.source, params.model_dump_json(), orchestrator="prefect (retriage)")
@@ -46,6 +61,6 @@ def compliance_retriage(params: PipelineParams | None = None) -> dict[str, Any]:
         raise
     finally:
         database.close_writer(params.db_path)
-    summary += f"\n  rules version    {rules.version} ({flagged.chunks_scanned} chunks re-triaged)"
+    summary += f"\n  rules version    {rules_version} ({flagged.chunks_scanned} chunks re-triaged)"
     print(summary)
     return {"run_id": run_id, "summary": summary, "chunks_scanned": flagged.chunks_scanned}
