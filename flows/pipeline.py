@@ -350,7 +350,11 @@ def _run(params: PipelineParams, flow_run_id: str | None) -> dict[str, Any]:
         progress.set(100)
     except Exception as exc:
         error = masking.mask(f"{type(exc).__name__}: {exc}", names=True)[:1000]
-        _record_failure(params, run_id, error, publish=stage != "publish-report")
+        if stage == "publish-report":  # the database has the whole run; only the report is lost
+            raise PipelineRunError(
+                f"run {run_id} completed and is stored, but its report could not be published "
+                f"as artifacts: {error}") from exc
+        _record_failure(params, run_id, error)
         raise PipelineRunError(
             f"run {run_id} failed in {stage}: {error}. Work stored before the failure is "
             "kept; the next run resumes from it.") from exc
@@ -365,7 +369,7 @@ def _run(params: PipelineParams, flow_run_id: str | None) -> dict[str, Any]:
             "model_loads": dict(summarized.model_loads), **counts}
 
 
-def _record_failure(params: PipelineParams, run_id: str, error: str, publish: bool) -> None:
+def _record_failure(params: PipelineParams, run_id: str, error: str, publish: bool = True) -> None:
     """Mark the run failed and, best effort, publish its report so the UI says what happened."""
     try:
         db = database.writer(params.db_path)

@@ -76,8 +76,11 @@ def test_personal_data_and_secrets_are_masked():
     text = ("Contact jane.roe@example.com, SSN 219-09-9999, card 4111 1111 1111 1111, "
             "key sk-ant-test-MASKME-0123456789; 42 files, run 20261127T111436Z-4c993a08.")
     masked = masking.mask(text)
-    assert masked == ("Contact [EMAIL], SSN [SSN], card [CARD], key [REDACTED]; 42 files, "
-                      "run 20261127T111436Z-4c993a08.")
+    for planted in ("jane.roe@example.com", "219-09-9999", "4111 1111 1111 1111", "MASKME"):
+        assert planted not in masked
+    for placeholder in ("[EMAIL]", "[SSN]", "[CARD]", "[REDACTED]"):
+        assert placeholder in masked
+    assert masked.endswith("; 42 files, run 20261127T111436Z-4c993a08.")  # the rest is kept
     assert masking.mask("Jane Roe signed for Acme Corp.", names=True) == (
         "[PERSON] signed for Acme Corp.")
 

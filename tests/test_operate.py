@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -174,10 +175,12 @@ def test_the_server_rejects_bad_parameters_with_a_clear_message(stack, tmp_path)
 
 def test_a_source_folder_missing_on_the_worker_fails_the_run_at_once(stack, tmp_path):
     missing = tmp_path / "not-mounted"
-    response = stack.create_run(stack.deployment("on-demand")["id"], {
-        "source": str(missing), "db_path": str(tmp_path / "never.duckdb")})
-    assert response.status_code == 201, response.text
-    run = stack.wait_for_end(response.json()["id"])
+    # Started as the README says, with `prefect deployment run`.
+    params = json.dumps({"source": str(missing), "db_path": str(tmp_path / "never.duckdb")})
+    started = stack.run("deployment", "run", "compliance-pipeline/on-demand",
+                        "--param", f"params={params}")
+    [flow_run_id] = re.findall(r"UUID: ([0-9a-f-]{36})", started.stdout)
+    run = stack.wait_for_end(flow_run_id)
     assert run["state_type"] == "FAILED"
     assert f"source folder {missing} does not exist on" in run["state"]["message"]
     assert not (tmp_path / "never.duckdb").exists()
