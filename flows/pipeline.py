@@ -356,8 +356,8 @@ def _run(params: PipelineParams, flow_run_id: str | None) -> dict[str, Any]:
                 f"as artifacts: {error}") from exc
         _record_failure(params, run_id, error)
         raise PipelineRunError(
-            f"run {run_id} failed in {stage}: {error}. Work stored before the failure is "
-            "kept; the next run resumes from it.") from exc
+            f"run {run_id} failed in {stage}: {error.rstrip('.')}. Work stored before the "
+            "failure is kept; the next run resumes from it.") from exc
     except BaseException as exc:  # interrupted or cancelled: record it, change nothing else
         _record_failure(params, run_id, f"{type(exc).__name__}: {exc}"[:1000], publish=False)
         raise
