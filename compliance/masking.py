@@ -9,10 +9,12 @@ not in every log line. A registered secret is replaced wherever it appears.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
+from pathlib import Path
 
-from compliance.rules import Rule, find_entities, load_rules, merge_spans
+from compliance.rules import RULES_DIR, Rule, find_entities, load_rules, merge_spans
 
 SECRET_PLACEHOLDER = "[REDACTED]"
 # If the rule packs cannot be read, logs are still masked with these.
@@ -24,7 +26,7 @@ _LOGGERS = ("prefect.flow_runs", "prefect.task_runs", "prefect.extra", "prefect.
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
-_rules: list[Rule] | None = None
+_rules: dict[str, list[Rule]] = {}  # by rules folder (COMPLIANCE_RULES_DIR may change)
 
 
 def add_secret(value: str | None) -> None:
@@ -35,14 +37,15 @@ def add_secret(value: str | None) -> None:
 
 
 def _masking_rules() -> list[Rule]:
-    global _rules
+    folder = os.environ.get("COMPLIANCE_RULES_DIR", str(RULES_DIR))
     with _lock:
-        if _rules is None:
+        if folder not in _rules:
             try:
-                _rules = [rule for rule in load_rules().rules if rule.redact_as]
-            except Exception:
-                _rules = []
-        return _rules
+                _rules[folder] = [rule for rule in load_rules(Path(folder)).rules
+                                  if rule.redact_as]
+            except Exception:  # a broken pack stops the run elsewhere; masking falls back
+                _rules[folder] = []
+        return _rules[folder]
 
 
 def mask(text: str, names: bool = False) -> str:
