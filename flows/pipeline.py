@@ -8,6 +8,8 @@ to the task runner its parameters choose (flows/task_runners.py).
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -281,17 +283,24 @@ def compliance_pipeline(params: PipelineParams = DEFAULT_PARAMS) -> dict[str, An
             runner. A run waits while another run holds the same database.
     """
     masking.install_log_masking()
-    logger = get_run_logger()
     check_source(params)
     load_price_table().price(params.cloud_model)  # an unknown cloud model fails the run now
     load_rules()  # a malformed rule pack fails the run now, naming the file and rule
+    with hold_database(params, "compliance-pipeline") as flow_run_id:
+        return _run(params, flow_run_id)
+
+
+@contextmanager
+def hold_database(params: PipelineParams, flow_name: str) -> Iterator[str | None]:
+    """Hold the run's database (waiting, and saying so, while another run has it)."""
+    logger = get_run_logger()
     flow_run_id = str(flow_run.get_id() or "") or None
     with runlock.exclusive_run(
-            params.db_path, run=f"flow run {flow_run_id or '?'} (compliance-pipeline)",
+            params.db_path, run=f"flow run {flow_run_id or '?'} ({flow_name})",
             flow_run_id=flow_run_id, timeout=params.lock_timeout_seconds,
             on_wait=lambda why: logger.warning(
                 "waiting: %s; this run starts when that one has finished", why)):
-        return _run(params, flow_run_id)
+        yield flow_run_id
 
 
 def _run(params: PipelineParams, flow_run_id: str | None) -> dict[str, Any]:

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from prefect import flow, get_run_logger
-from prefect.runtime import flow_run
+from prefect import flow
 
 from compliance import db as database
-from compliance import masking, runlock
+from compliance import masking
 from compliance.ledger import cloud_spend, load_price_table
 from compliance.params import PipelineParams
 from compliance.rules import load_rules
 from compliance.runs import close_run, new_run_id, open_run
-from flows.pipeline import escalate_flagged, flag_chunks
+from flows.pipeline import escalate_flagged, flag_chunks, hold_database
 from tasks import report
 
 
@@ -27,15 +26,9 @@ def compliance_retriage(params: PipelineParams | None = None) -> dict[str, Any]:
     """Flag and triage stored chunks under the current rule packs, then escalate."""
     params = params or PipelineParams()
     masking.install_log_masking()
-    logger = get_run_logger()
     load_price_table().price(params.cloud_model)
     rules = load_rules()
-    flow_run_id = str(flow_run.get_id() or "") or None
-    with runlock.exclusive_run(
-            params.db_path, run=f"flow run {flow_run_id or '?'} (compliance-retriage)",
-            flow_run_id=flow_run_id, timeout=params.lock_timeout_seconds,
-            on_wait=lambda why: logger.warning(
-                "waiting: %s; this run starts when that one has finished", why)):
+    with hold_database(params, "compliance-retriage"):
         return _retriage(params, rules.version)
 
 
