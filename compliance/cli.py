@@ -15,6 +15,7 @@ from compliance.paths import DEFAULT_DB_PATH
 
 if TYPE_CHECKING:
     from compliance.params import PipelineParams
+    from compliance.runlock import DatabaseLock
 
 app = typer.Typer(help="A document compliance pipeline that is cheap by design.",
                   no_args_is_help=True, add_completion=False)
@@ -45,6 +46,36 @@ class EscalationMode(StrEnum):
     sync = "sync"
     batch = "batch"
     off = "off"
+
+
+class TaskRunnerKind(StrEnum):
+    """Where local model calls run."""
+
+    threads = "threads"
+    dask = "dask"
+
+
+_WAIT = typer.Option(help="Wait while another run writes the same database (--no-wait: refuse "
+                     "and exit 2).")
+
+
+def _hold_database(db: Path, wait: bool, run: str) -> DatabaseLock:
+    """The database's lock for this command, waiting (and saying so) while another run has it."""
+    from compliance.runlock import DatabaseLock, describe_holder
+
+    lock = DatabaseLock(db)
+    if lock.try_acquire(run):
+        return lock
+    holder = describe_holder(lock.holder())
+    if not wait:
+        typer.echo(f"error: {db} is being written by {holder}; not waiting (--no-wait). "
+                   "Try again when that run has finished.", err=True)
+        raise typer.Exit(2)
+    typer.echo(f"waiting: {db} is being written by {holder}; this run starts when that one has "
+               "finished (Ctrl-C to give up; --no-wait refuses instead)", err=True)
+    lock.acquire(run)
+    typer.echo(f"{db} is free: starting", err=True)
+    return lock
 
 
 def _quiet_libraries() -> None:
@@ -153,6 +184,14 @@ def run(
         help="Anthropic API base URL (e.g. a local test server).")] = None,
     always_run_flow: Annotated[bool, typer.Option(
         help="Start the Prefect flow even when nothing changed.")] = False,
+    task_runner: Annotated[TaskRunnerKind, typer.Option(
+        help="Where local model calls run: 'threads' (here) or 'dask'.")] = TaskRunnerKind.threads,
+    dask_address: Annotated[str | None, typer.Option(
+        help="Scheduler of an existing Dask cluster (with --task-runner dask); "
+             "default: a local cluster.")] = None,
+    dask_workers: Annotated[int, typer.Option(
+        min=1, max=64, help="Worker processes of the local Dask cluster.")] = 2,
+    wait: Annotated[bool, _WAIT] = True,
 ) -> None:
     """Scan SOURCE into the results database and print a summary (no Prefect server needed)."""
     _quiet_libraries()
@@ -163,6 +202,7 @@ def run(
     from compliance.model_registry import ModelError
     from compliance.params import PipelineParams
     from compliance.rules import RulePackError
+    from compliance.runlock import DatabaseLockTimeoutError
 
     started = time.perf_counter()
     values: dict[str, object] = {
@@ -172,6 +212,8 @@ def run(
         "escalation": escalation.value, "cloud_model": cloud_model, "budget_usd": budget_usd,
         "daily_budget_usd": daily_budget_usd, "triage_threshold": triage_threshold,
         "min_window_chars": min_window_chars, "anthropic_base_url": anthropic_base_url,
+        "task_runner": task_runner.value, "dask_address": dask_address,
+        "dask_workers": dask_workers,
     }
     if include:
         values["include"] = include
@@ -182,14 +224,22 @@ def run(
     except ValidationError as exc:
         raise typer.BadParameter(str(exc)) from None
     try:
-        if not always_run_flow and _nothing_to_do(params):
-            typer.echo(_record_noop_run(params, started))
-            typer.echo("No changes since the last run: 0 model calls.")
-            return
-        from flows.pipeline import compliance_pipeline
+        lock = _hold_database(Path(params.db_path), wait, f"compliance run (pid {os.getpid()})")
+        try:
+            if not always_run_flow and _nothing_to_do(params):
+                typer.echo(_record_noop_run(params, started))
+                typer.echo("No changes since the last run: 0 model calls.")
+                return
+        finally:
+            lock.release()
+        from flows.pipeline import PipelineRunError, compliance_pipeline
 
-        result = compliance_pipeline(params)
-    except DatabaseBusyError as exc:
+        try:
+            result = compliance_pipeline(params)
+        except PipelineRunError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
+    except (DatabaseBusyError, DatabaseLockTimeoutError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     except (RulePackError, UnknownModelPriceError, ModelError) as exc:
@@ -211,12 +261,14 @@ def retriage(
         min=1, help="Severity weight at which a chunk is escalated.")] = 2,
     anthropic_base_url: Annotated[str | None, typer.Option(
         help="Anthropic API base URL.")] = None,
+    wait: Annotated[bool, _WAIT] = True,
 ) -> None:
     """Re-apply the rule packs in data/rules/ to stored chunks (no re-parsing or summaries)."""
     _quiet_libraries()
     from compliance.db import DatabaseBusyError
     from compliance.params import PipelineParams
     from compliance.rules import RulePackError
+    from compliance.runlock import DatabaseLockTimeoutError
 
     if not db.exists():
         typer.echo(f"error: no results database at {db}", err=True)
@@ -226,10 +278,11 @@ def retriage(
                             triage_threshold=triage_threshold,
                             anthropic_base_url=anthropic_base_url)
     try:
+        _hold_database(db, wait, f"compliance retriage (pid {os.getpid()})").release()
         from flows.retriage import compliance_retriage
 
         result = compliance_retriage(params)
-    except (DatabaseBusyError, RulePackError) as exc:
+    except (DatabaseBusyError, DatabaseLockTimeoutError, RulePackError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     typer.echo(result["summary"])

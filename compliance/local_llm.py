@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from compliance.model_registry import ModelSpec
+from compliance.model_registry import ModelSpec, verify_model_file
 
 # Decoding settings are part of the summary cache key: change them and summaries are recomputed.
 GENERATION_PARAMS: dict[str, Any] = {
@@ -43,6 +43,7 @@ class LocalModel:
         self._lock = threading.Lock()
         self._llm: Any = None
         self._vocab: Any = None
+        self.loads = 0  # times the weights were loaded in this process (once, unless closed)
 
     def _load_vocab(self) -> Any:
         if self._vocab is None:
@@ -64,6 +65,7 @@ class LocalModel:
                 verbose=False,
                 chat_format=self.spec.chat_format,
             )
+            self.loads += 1
         return self._llm
 
     def count_tokens(self, texts: list[str]) -> list[int]:
@@ -101,6 +103,7 @@ class LocalModel:
 
 _models: dict[str, LocalModel] = {}
 _models_lock = threading.Lock()
+_verified: set[tuple[str, str]] = set()
 
 
 def get_local_model(spec: ModelSpec) -> LocalModel:
@@ -111,3 +114,19 @@ def get_local_model(spec: ModelSpec) -> LocalModel:
         if model is None:
             model = _models[key] = LocalModel(spec)
         return model
+
+
+def get_verified_model(spec: ModelSpec) -> LocalModel:
+    """The process's instance, after checking the file's sha256 once per process.
+
+    A Dask worker on another machine gets the spec by value: this fails clearly when its copy
+    of the model file is missing or not the same bytes.
+    """
+    key = (str(spec.path), spec.sha256)
+    with _models_lock:
+        verified = key in _verified
+    if not verified:
+        verify_model_file(spec)
+        with _models_lock:
+            _verified.add(key)
+    return get_local_model(spec)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from compliance.paths import DEFAULT_DB_PATH, SAMPLES_DIR
 from tasks.discover import DEFAULT_EXCLUDE
@@ -73,6 +73,28 @@ class PipelineParams(BaseModel):
                                       "results before leaving the batch to the next run.")
     anthropic_base_url: str | None = Field(None, description="API base URL (empty: the SDK's "
                                            "default or ANTHROPIC_BASE_URL).")
+    task_runner: Literal["threads", "dask"] = Field(
+        "threads", description="Where local model calls run: 'threads' (this process) or "
+        "'dask' (the Dask cluster at dask_address, or a local cluster of dask_workers "
+        "processes). Every database write stays in the flow process.")
+    dask_address: str | None = Field(None, pattern=r"^([a-z]+://)?[\w.-]+:\d+$",
+                                     description="Scheduler of an existing Dask cluster, e.g. "
+                                     "tcp://10.0.0.5:8786 (task_runner 'dask'). Empty: start a "
+                                     "local cluster for the run.")
+    dask_workers: int = Field(2, ge=1, le=64, description="Worker processes of the local Dask "
+                              "cluster (each loads the model once).")
+    lock_timeout_seconds: float | None = Field(None, ge=0, description="How long to wait for "
+                                               "another run on the same results database to "
+                                               "finish; empty: as long as it takes.")
+    stage_timeout_seconds: float = Field(6 * 3600, gt=0, description="Longest one stage (a "
+                                         "task) may run; past it the run fails and what was "
+                                         "already stored is kept.")
+
+    @model_validator(mode="after")
+    def _dask_address_needs_dask(self) -> PipelineParams:
+        if self.dask_address and self.task_runner != "dask":
+            raise ValueError("dask_address is only used with task_runner 'dask'")
+        return self
 
     @field_validator("source", "db_path")
     @classmethod

@@ -1,7 +1,15 @@
-"""The compliance-pipeline flow: it only wires the stages in tasks/ together."""
+"""The compliance-pipeline flow: it only wires the stages in tasks/ together.
+
+One run holds its results database alone (compliance.runlock), writes to it only from this
+process, publishes its report as artifacts (flows/artifacts.py) and sends local model calls
+to the task runner its parameters choose (flows/task_runners.py).
+"""
 
 from __future__ import annotations
 
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -11,6 +19,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
 from compliance import db as database
+from compliance import masking, runlock
 from compliance.cloud import CloudClient, load_api_key
 from compliance.ledger import cloud_spend, load_price_table
 from compliance.local_llm import get_local_model
@@ -18,13 +27,23 @@ from compliance.model_registry import resolve_model, verify_model_file
 from compliance.params import PipelineParams
 from compliance.rules import load_rules
 from compliance.runs import close_run, new_run_id, open_run
+from flows import artifacts
+from flows.task_runners import model_calls
 from tasks import chunk as chunking
 from tasks import dedupe, escalate, flag, ingest, inventory, report, summarize
 from tasks.discover import discover_files
 
 # Our cross-run cache lives in DuckDB, keyed by content hashes; Prefect's own task cache
 # (keyed by run id) would never hit across runs, so it is off.
-_TASK = {"cache_policy": NO_CACHE, "persist_result": False}
+_TASK: dict[str, Any] = {"cache_policy": NO_CACHE, "persist_result": False}
+# Retries are for I/O that may blink (a file share, the Prefect API); the cloud model's
+# retries are the SDK's own, and stages that write the database are not re-run blindly.
+_IO_RETRIES: dict[str, Any] = {"retries": 2, "retry_delay_seconds": 5}
+DEFAULT_PARAMS = PipelineParams()
+
+
+class PipelineRunError(RuntimeError):
+    """A stage failed; the message says which and why. Work stored before it is kept."""
 
 
 @task(name="open-run", **_TASK)
@@ -35,7 +54,7 @@ def open_run_record(params: PipelineParams, run_id: str) -> None:
              flow_run_id=str(flow_run.get_id() or "") or None)
 
 
-@task(name="take-inventory", **_TASK)
+@task(name="take-inventory", **_TASK, **_IO_RETRIES)
 def take_inventory(params: PipelineParams) -> inventory.Inventory:
     """List the source folder and compare it with the stored versions (no file is read)."""
     files = discover_files(Path(params.source), params.include, params.exclude)
@@ -50,8 +69,8 @@ def take_inventory(params: PipelineParams) -> inventory.Inventory:
 
 
 @task(name="ingest-documents", **_TASK)
-def ingest_documents(params: PipelineParams, run_id: str,
-                     plan: inventory.Inventory) -> ingest.IngestResult:
+def ingest_documents(params: PipelineParams, run_id: str, plan: inventory.Inventory,
+                     progress: artifacts.RunProgress | None = None) -> ingest.IngestResult:
     """Hash, dedupe, parse and store new and changed files; mark vanished ones removed."""
     logger = get_run_logger()
     db = database.writer(params.db_path)
@@ -60,8 +79,18 @@ def ingest_documents(params: PipelineParams, run_id: str,
         parse_timeout_seconds=params.parse_timeout_seconds,
         workers=params.parse_workers,
     )
+    files = len(plan.new) + len(plan.suspect)
+    done = 0
+
+    def report_file(message: str) -> None:
+        nonlocal done
+        logger.info(message)
+        done += 1
+        if progress is not None:
+            progress.between(5, 35)(min(done, files), files)
+
     result = ingest.ingest_files(db, run_id, Path(params.source), plan.new, plan.suspect,
-                                 settings, progress=logger.info)
+                                 settings, progress=report_file)
     result.removed = ingest.mark_removed(db, run_id, Path(params.source), plan.removed)
     # A copy stored as 'duplicate' of a file that is now removed or changed must be read itself.
     orphans = ingest.orphaned_duplicates(db, Path(params.source))
@@ -130,7 +159,8 @@ def escalate_flagged(params: PipelineParams, run_id: str) -> escalate.Escalation
         batch_wait_seconds=params.batch_wait_seconds, base_url=params.anthropic_base_url)
     client = None
     if params.escalation != "off":
-        key = load_api_key()
+        key = load_api_key()  # the environment, else the Secret block: never a job variable
+        masking.add_secret(key)
         if key:
             client = CloudClient(db, key, params.anthropic_base_url, prices,
                                  max_retries=params.cloud_max_retries,
@@ -143,16 +173,22 @@ def escalate_flagged(params: PipelineParams, run_id: str) -> escalate.Escalation
 
 
 @task(name="summarize-chunks", **_TASK)
-def summarize_pending(params: PipelineParams, run_id: str) -> summarize.SummarizeResult:
+def summarize_pending(params: PipelineParams, run_id: str,
+                      progress: artifacts.RunProgress | None = None) -> summarize.SummarizeResult:
     """Summarize pending chunks, then documents, within the local compute budget."""
     logger = get_run_logger()
     db = database.writer(params.db_path)
     spec = resolve_model(params.model)
     verify_model_file(spec)
-    model = get_local_model(spec)
     budget = summarize.LocalBudget(params.local_budget_seconds)
-    result = summarize.summarize_chunks(db, run_id, spec, model, budget, progress=logger.info)
-    summarize.summarize_documents(db, run_id, spec, model, budget, result)
+    tick = progress.between(60, 95) if progress is not None else (lambda done, total: None)
+    with model_calls(params, spec) as calls:
+        result = summarize.summarize_chunks(db, run_id, spec, calls, budget,
+                                            progress=logger.info, tick=tick)
+        summarize.summarize_documents(db, run_id, spec, calls, budget, result)
+    if result.workers:
+        logger.info("model calls ran on %s",
+                    ", ".join(f"{w} ({n} calls)" for w, n in sorted(result.workers.items())))
     if result.budget_exhausted:
         logger.warning("local budget of %.0f s spent: the rest stays pending for the next run",
                        params.local_budget_seconds or 0)
@@ -204,27 +240,98 @@ def close_run_record(params: PipelineParams, run_id: str, counts: dict[str, Any]
         return report.run_summary(cur, run_id)
 
 
+def read_report(params: PipelineParams, run_id: str, summary: str) -> artifacts.RunReport:
+    """The run's report from what the database stored, masked for the Prefect server."""
+    with database.writer(params.db_path).cursor() as cur:
+        counts = report.run_counts(cur, run_id)
+        failed = report.failed_documents(cur, run_id)
+        findings = report.top_findings(cur, params.source)
+    return artifacts.build_report(run_id, params.source, params.db_path, counts, failed,
+                                  findings, summary)
+
+
+@task(name="publish-report", **_TASK, **_IO_RETRIES)
+def publish_report(run_report: artifacts.RunReport) -> None:
+    """Publish the run's markdown report and tables as artifacts."""
+    artifacts.publish_report(run_report)
+
+
+def check_source(params: PipelineParams) -> None:
+    """Fail at once, clearly, when the source folder is not there for this process."""
+    source = Path(params.source)
+    if source.is_dir():
+        return
+    where = socket.gethostname()
+    if source.exists():
+        raise ValueError(f"source {params.source} on {where} is not a folder")
+    raise ValueError(f"source folder {params.source} does not exist on {where}, the machine "
+                     "running this flow run: give a folder this worker can read")
+
+
+def _stage(stage_task: Any, params: PipelineParams) -> Any:
+    """The task with the run's stage timeout."""
+    return stage_task.with_options(timeout_seconds=params.stage_timeout_seconds)
+
+
 @flow(name="compliance-pipeline", log_prints=True)
-def compliance_pipeline(params: PipelineParams | None = None) -> dict[str, Any]:
-    """Ingest, dedupe, chunk and summarize a folder of documents into DuckDB."""
-    params = params or PipelineParams()
+def compliance_pipeline(params: PipelineParams = DEFAULT_PARAMS) -> dict[str, Any]:
+    """Scan a folder of documents into the results database and report what it found.
+
+    Args:
+        params: Everything this run is told (the form in the Prefect UI): the source folder,
+            the results database, summaries, escalation to Claude and its budgets, the task
+            runner. A run waits while another run holds the same database.
+    """
+    masking.install_log_masking()
+    check_source(params)
     load_price_table().price(params.cloud_model)  # an unknown cloud model fails the run now
     load_rules()  # a malformed rule pack fails the run now, naming the file and rule
-    if not Path(params.source).is_dir():
-        raise ValueError(f"source folder {params.source} does not exist or is not a folder")
+    with hold_database(params, "compliance-pipeline") as flow_run_id:
+        return _run(params, flow_run_id)
+
+
+@contextmanager
+def hold_database(params: PipelineParams, flow_name: str) -> Iterator[str | None]:
+    """Hold the run's database (waiting, and saying so, while another run has it)."""
+    logger = get_run_logger()
+    flow_run_id = str(flow_run.get_id() or "") or None
+    with runlock.exclusive_run(
+            params.db_path, run=f"flow run {flow_run_id or '?'} ({flow_name})",
+            flow_run_id=flow_run_id, timeout=params.lock_timeout_seconds,
+            on_wait=lambda why: logger.warning(
+                "waiting: %s; this run starts when that one has finished", why)):
+        yield flow_run_id
+
+
+def _run(params: PipelineParams, flow_run_id: str | None) -> dict[str, Any]:
+    """The stages, with the database held by this run."""
     run_id = new_run_id()
-    db = database.writer(params.db_path)
+    database.writer(params.db_path)  # opened (and migrated) before the run is recorded
     open_run_record(params, run_id)
+    progress = artifacts.RunProgress(run_id)
+    stage = "take-inventory"
     try:
-        plan = take_inventory(params)
-        ingested = ingest_documents(params, run_id, plan)
-        chunks_new = chunk_documents(params, run_id)
-        flagged = flag_chunks(params, run_id)
-        escalated = escalate_flagged(params, run_id)
+        plan = _stage(take_inventory, params)(params)
+        progress.set(5)
+        stage = "ingest-documents"
+        ingested = _stage(ingest_documents, params)(params, run_id, plan, progress)
+        progress.set(35)
+        stage = "chunk-documents"
+        chunks_new = _stage(chunk_documents, params)(params, run_id)
+        progress.set(40)
+        stage = "flag-chunks"
+        flagged = _stage(flag_chunks, params)(params, run_id)
+        progress.set(50)
+        stage = "escalate-flagged"
+        escalated = _stage(escalate_flagged, params)(params, run_id)
+        progress.set(60)
         summarized = summarize.SummarizeResult()
         if params.summarize == "all":
-            summarized = summarize_pending(params, run_id)
-        link_near_duplicates(params, run_id)
+            stage = "summarize-chunks"
+            summarized = _stage(summarize_pending, params)(params, run_id, progress)
+        progress.set(95)
+        stage = "link-near-duplicates"
+        _stage(link_near_duplicates, params)(params, run_id)
         counts = {
             "files_seen": len(plan.new) + len(plan.suspect) + len(plan.unchanged),
             "docs_new": ingested.new,
@@ -243,12 +350,42 @@ def compliance_pipeline(params: PipelineParams | None = None) -> dict[str, Any]:
             "cloud_model": params.cloud_model,
             "escalation_note": escalated.note,
         }
-        counts |= record_spend(params, run_id)
-        summary = close_run_record(params, run_id, counts)
-    except BaseException as exc:
-        close_run(db, run_id, "failed", {}, error=f"{type(exc).__name__}: {exc}"[:1000])
+        stage = "record-spend"
+        counts |= _stage(record_spend, params)(params, run_id)
+        stage = "close-run"
+        summary = _stage(close_run_record, params)(params, run_id, counts)
+        stage = "publish-report"
+        publish_report(read_report(params, run_id, summary))
+        progress.set(100)
+    except Exception as exc:
+        error = masking.mask(f"{type(exc).__name__}: {exc}", names=True)[:1000]
+        if stage == "publish-report":  # the database has the whole run; only the report is lost
+            raise PipelineRunError(
+                f"run {run_id} completed and is stored, but its report could not be published "
+                f"as artifacts: {error}") from exc
+        _record_failure(params, run_id, error)
+        raise PipelineRunError(
+            f"run {run_id} failed in {stage}: {error.rstrip('.')}. Work stored before the "
+            "failure is kept; the next run resumes from it.") from exc
+    except BaseException as exc:  # interrupted or cancelled: record it, change nothing else
+        _record_failure(params, run_id, f"{type(exc).__name__}: {exc}"[:1000], publish=False)
         raise
     finally:
         database.close_writer(params.db_path)
     print(summary)
-    return {"run_id": run_id, "summary": summary, **counts}
+    return {"run_id": run_id, "flow_run_id": flow_run_id, "summary": summary,
+            "summary_workers": dict(summarized.workers),
+            "model_loads": dict(summarized.model_loads), **counts}
+
+
+def _record_failure(params: PipelineParams, run_id: str, error: str, publish: bool = True) -> None:
+    """Mark the run failed and, best effort, publish its report so the UI says what happened."""
+    try:
+        db = database.writer(params.db_path)
+        close_run(db, run_id, "failed", {}, error=error)
+        if publish:
+            with db.cursor() as cur:
+                summary = report.run_summary(cur, run_id)
+            artifacts.publish_report(read_report(params, run_id, summary))
+    except Exception as exc:  # the original error is what the run must report
+        get_run_logger().warning("could not record the failed run: %s", exc)

@@ -12,11 +12,12 @@ from typing import Any
 from prefect import flow
 
 from compliance import db as database
+from compliance import masking
 from compliance.ledger import cloud_spend, load_price_table
 from compliance.params import PipelineParams
 from compliance.rules import load_rules
 from compliance.runs import close_run, new_run_id, open_run
-from flows.pipeline import escalate_flagged, flag_chunks
+from flows.pipeline import escalate_flagged, flag_chunks, hold_database
 from tasks import report
 
 
@@ -24,8 +25,15 @@ from tasks import report
 def compliance_retriage(params: PipelineParams | None = None) -> dict[str, Any]:
     """Flag and triage stored chunks under the current rule packs, then escalate."""
     params = params or PipelineParams()
+    masking.install_log_masking()
     load_price_table().price(params.cloud_model)
     rules = load_rules()
+    with hold_database(params, "compliance-retriage"):
+        return _retriage(params, rules.version)
+
+
+def _retriage(params: PipelineParams, rules_version: str) -> dict[str, Any]:
+    """Re-triage with the database held by this run."""
     run_id = new_run_id()
     db = database.writer(params.db_path)
     open_run(db, run_id, params.source, params.model_dump_json(), orchestrator="prefect (retriage)")
@@ -46,6 +54,6 @@ def compliance_retriage(params: PipelineParams | None = None) -> dict[str, Any]:
         raise
     finally:
         database.close_writer(params.db_path)
-    summary += f"\n  rules version    {rules.version} ({flagged.chunks_scanned} chunks re-triaged)"
+    summary += f"\n  rules version    {rules_version} ({flagged.chunks_scanned} chunks re-triaged)"
     print(summary)
     return {"run_id": run_id, "summary": summary, "chunks_scanned": flagged.chunks_scanned}

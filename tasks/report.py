@@ -111,3 +111,70 @@ def run_summary(cur: duckdb.DuckDBPyConnection, run_id: str) -> str:
     for rel_path, doc_status, reason in failures:
         lines.append(f"  ! {doc_status:<11} {rel_path}: {(reason or '')[:100]}")
     return "\n".join(lines)
+
+
+FAILED_STATUSES = ("empty", "encrypted", "corrupt", "unsupported", "needs_ocr", "too_large",
+                   "timeout")
+SEVERITY_ORDER = "CASE r.severity WHEN 'critical' THEN 4 WHEN 'high' THEN 3 " \
+    "WHEN 'medium' THEN 2 WHEN 'low' THEN 1 ELSE 0 END"
+
+
+def run_counts(cur: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, object]:
+    """One run's stored counts, spend, counterfactuals and savings, by name."""
+    row = cur.execute(
+        """
+        SELECT run_id, status, source_root, error, docs_new, docs_changed, docs_unchanged,
+               docs_duplicate, docs_failed, docs_removed, chunks_new, summaries_cached,
+               summaries_done, summaries_pending, model_calls, local_model_seconds,
+               chunks_flagged, chunks_escalated, chunks_deferred, escalation_mode,
+               cloud_model, spend_usd, naive_new_usd, naive_all_usd, escalation_note,
+               wall_seconds
+        FROM runs WHERE run_id = ?
+        """,
+        [run_id],
+    ).fetchone()
+    if row is None:
+        return {}
+    names = [d[0] for d in cur.description]
+    counts = dict(zip(names, row, strict=True))
+    spend = float(counts["spend_usd"] or 0)
+    for name in ("naive_new", "naive_all"):
+        naive = counts[f"{name}_usd"]
+        counts[f"saved_vs_{name}"] = (
+            None if naive is None or not naive or (counts["escalation_note"] and not spend)
+            else round(1 - spend / float(naive), 4))
+    return counts
+
+
+def failed_documents(cur: duckdb.DuckDBPyConnection, run_id: str,
+                     limit: int = 200) -> list[tuple[str, str, str]]:
+    """Documents this run found unreadable: (path, status, reason)."""
+    placeholders = ", ".join("?" for _ in FAILED_STATUSES)
+    return cur.execute(
+        f"""
+        SELECT rel_path, status, coalesce(error, '') FROM documents
+        WHERE first_run_id = ? AND status IN ({placeholders})
+        ORDER BY rel_path LIMIT ?
+        """,
+        [run_id, *FAILED_STATUSES, limit],
+    ).fetchall()
+
+
+def top_findings(cur: duckdb.DuckDBPyConnection, source_root: str,
+                 limit: int = 10) -> list[tuple[str, str, str, str, str]]:
+    """The cloud model's most severe findings in the current documents of a source folder.
+
+    Returns (path, category, severity, rationale, quote); quotes are of redacted text.
+    """
+    rows = cur.execute(
+        f"""
+        SELECT DISTINCT d.rel_path, r.category, r.severity, r.rationale, r.quote,
+               {SEVERITY_ORDER} AS weight
+        FROM escalation_windows w JOIN escalation_results r USING (cache_key)
+        JOIN documents d ON d.doc_id = w.doc_id
+        WHERE r.is_finding AND d.is_current AND d.source_root = ?
+        ORDER BY weight DESC, d.rel_path, r.category LIMIT ?
+        """,
+        [source_root, limit],
+    ).fetchall()
+    return [tuple(row[:5]) for row in rows]

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import socket
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import duckdb
 
 from compliance.db import Database
 from compliance.ledger import LocalCall, record_local_call
-from compliance.local_llm import GENERATION_PARAMS, LocalModel
+from compliance.local_llm import GENERATION_PARAMS, LocalModel, get_verified_model
 from compliance.model_registry import ModelSpec
 from compliance.textnorm import sha256_text, words
 
@@ -84,6 +87,88 @@ class SummarizeResult:
     documents_done: int = 0
     methods: Counter = field(default_factory=Counter)
     budget_exhausted: bool = False
+    # Where the model calls ran ("host:pid") -> calls, and how often each loaded the weights.
+    workers: Counter = field(default_factory=Counter)
+    model_loads: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class ModelCall:
+    """What one local model call returned: plain data, so it travels back from any worker."""
+
+    content: str | None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0
+    cpu_seconds: float = 0.0
+    error: str | None = None
+    worker: str = ""
+    model_loads: int = 0
+
+
+class PendingCall(Protocol):
+    """A model call in flight (a Prefect future, or one already done)."""
+
+    def result(self) -> ModelCall:
+        """Wait for the call and return what it gave."""
+        ...
+
+
+class ModelCalls(Protocol):
+    """Where model calls run: `submit` sends a text by value; `window` calls may be in flight."""
+
+    window: int
+
+    def submit(self, system_prompt: str, text: str) -> PendingCall:
+        """Start one call."""
+        ...
+
+
+def _worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def run_model(model: LocalModel, system_prompt: str, text: str) -> ModelCall:
+    """One schema-constrained summary call on a loaded model; an error is returned, not raised."""
+    messages = [
+        {"role": "system", "content": system_prompt},
+        {"role": "user", "content": f'Excerpt:\n"""\n{text}\n"""'},
+    ]
+    started = time.perf_counter()
+    try:
+        completion = model.complete_json(messages, SUMMARY_SCHEMA)
+    except Exception as exc:
+        return ModelCall(None, seconds=time.perf_counter() - started,
+                         error=f"{type(exc).__name__}: {exc}"[:500], worker=_worker_id(),
+                         model_loads=model.loads)
+    return ModelCall(completion.content, completion.prompt_tokens, completion.completion_tokens,
+                     completion.seconds, completion.cpu_seconds, worker=_worker_id(),
+                     model_loads=model.loads)
+
+
+def call_local_model(spec: ModelSpec, system_prompt: str, text: str) -> ModelCall:
+    """One call on this process's instance of the model (verified and loaded once per process)."""
+    return run_model(get_verified_model(spec), system_prompt, text)
+
+
+@dataclass
+class _Done:
+    call: ModelCall
+
+    def result(self) -> ModelCall:
+        return self.call
+
+
+@dataclass
+class InProcessCalls:
+    """Model calls made at once, in this process."""
+
+    spec: ModelSpec
+    window: int = 1
+
+    def submit(self, system_prompt: str, text: str) -> PendingCall:
+        """Make the call now; the returned handle is already done."""
+        return _Done(call_local_model(self.spec, system_prompt, text))
 
 
 def params_hash() -> str:
@@ -165,6 +250,28 @@ def parse_model_json(content: str) -> SummaryDraft | None:
                         "llm")
 
 
+def account_call(call: ModelCall, text: str, budget: LocalBudget, book: Callable[..., None],
+                 result: SummarizeResult | None = None) -> SummaryDraft:
+    """Book a finished call, charge the budget, and turn its answer into a draft (or fallback)."""
+    budget.spent += call.seconds
+    if result is not None and call.worker:
+        result.workers[call.worker] += 1
+        result.model_loads[call.worker] = call.model_loads
+    if call.content is None:
+        book(status="failed", input_tokens=0, output_tokens=0, seconds=call.seconds, cpu=0.0,
+             error=call.error)
+        return SummaryDraft(extractive_summary(text), [], [], "extractive_fallback")
+    draft = parse_model_json(call.content)
+    problem = "invalid JSON" if draft is None else judge_summary(draft.summary, text)
+    book(status="settled", input_tokens=call.prompt_tokens, output_tokens=call.completion_tokens,
+         seconds=call.seconds, cpu=call.cpu_seconds,
+         error=f"output rejected: {problem}" if problem else None)
+    if draft is None or problem:
+        return SummaryDraft(extractive_summary(text), [],
+                            draft.risk_signals if draft else [], "extractive_fallback")
+    return draft
+
+
 def summarize_text(
     model: LocalModel,
     text: str,
@@ -177,29 +284,7 @@ def summarize_text(
         return SummaryDraft(extractive_summary(text), [], [], "extractive_short")
     if budget.exhausted():
         return None
-    messages = [
-        {"role": "system", "content": system_prompt},
-        {"role": "user", "content": f'Excerpt:\n"""\n{text}\n"""'},
-    ]
-    started = time.perf_counter()
-    try:
-        completion = model.complete_json(messages, SUMMARY_SCHEMA)
-    except Exception as exc:
-        seconds = time.perf_counter() - started
-        budget.spent += seconds
-        book(status="failed", input_tokens=0, output_tokens=0, seconds=seconds, cpu=0.0,
-             error=f"{type(exc).__name__}: {exc}"[:500])
-        return SummaryDraft(extractive_summary(text), [], [], "extractive_fallback")
-    budget.spent += completion.seconds
-    draft = parse_model_json(completion.content)
-    problem = "invalid JSON" if draft is None else judge_summary(draft.summary, text)
-    book(status="settled", input_tokens=completion.prompt_tokens,
-         output_tokens=completion.completion_tokens, seconds=completion.seconds,
-         cpu=completion.cpu_seconds, error=f"output rejected: {problem}" if problem else None)
-    if draft is None or problem:
-        return SummaryDraft(extractive_summary(text), [],
-                            draft.risk_signals if draft else [], "extractive_fallback")
-    return draft
+    return account_call(run_model(model, system_prompt, text), text, budget, book)
 
 
 def _store_summary(cur: duckdb.DuckDBPyConnection, key: str, kind: str, input_hash: str,
@@ -244,42 +329,23 @@ def pending_chunk_groups(cur: duckdb.DuckDBPyConnection) -> list[tuple[str, int,
     return [(r[0], r[1], r[2], r[3]) for r in rows]
 
 
-def summarize_chunks(db: Database, run_id: str, spec: ModelSpec, model: LocalModel,
+def summarize_chunks(db: Database, run_id: str, spec: ModelSpec, calls: ModelCalls,
                      budget: LocalBudget,
-                     progress: Callable[[str], None] = lambda message: None) -> SummarizeResult:
-    """Summarize each distinct pending chunk text once: from the cache, or the model in budget."""
+                     progress: Callable[[str], None] = lambda message: None,
+                     tick: Callable[[int, int], None] = lambda done, total: None,
+                     ) -> SummarizeResult:
+    """Summarize each distinct pending chunk text once: from the cache, or the model in budget.
+
+    Model calls go to `calls` with up to `calls.window` in flight; their answers are stored
+    here, in submission order, as they arrive. The budget is checked before each call against
+    the calls already answered, so it may be overrun by the calls still in flight.
+    """
     result = SummarizeResult()
     with db.cursor() as cur:
         groups = pending_chunk_groups(cur)
-    for number, (chunk_hash, chunk_id, doc_id, text) in enumerate(groups, start=1):
-        key = summary_key("chunk", chunk_hash, spec, CHUNK_PROMPT_VERSION)
-        with db.cursor() as cur:
-            cached = cur.execute("SELECT method FROM summaries WHERE summary_key = ?",
-                                 [key]).fetchone()
-        if cached:
-            result.cache_hits += 1
-        else:
-            def book(status: str, input_tokens: int, output_tokens: int, seconds: float,
-                     cpu: float, error: str | None, _key: str = key, _chunk: int = chunk_id,
-                     _doc: int = doc_id) -> None:
-                result.model_calls += 1
-                result.model_seconds += seconds
-                with db.cursor() as cur:
-                    record_local_call(cur, LocalCall(
-                        run_id=run_id, purpose="chunk_summary", model=spec.name,
-                        model_sha256=spec.sha256, prompt_version=CHUNK_PROMPT_VERSION,
-                        input_tokens=input_tokens, output_tokens=output_tokens,
-                        duration_seconds=seconds, cpu_seconds=cpu, status=status, error=error,
-                        chunk_id=_chunk, doc_id=_doc, summary_key=_key))
+    in_flight: deque[tuple[tuple[str, int, int, str], str, PendingCall]] = deque()
 
-            draft = summarize_text(model, text, CHUNK_SYSTEM_PROMPT, budget, book)
-            if draft is None:
-                result.budget_exhausted = True
-                continue  # over budget: stays pending, first in line next run
-            result.methods[draft.method] += 1
-            with db.transaction() as cur:
-                _store_summary(cur, key, "chunk", chunk_hash, spec, CHUNK_PROMPT_VERSION, draft,
-                               len(text), run_id)
+    def mark_done(chunk_hash: str, key: str) -> None:
         with db.cursor() as cur:
             done = cur.execute(
                 """
@@ -289,12 +355,71 @@ def summarize_chunks(db: Database, run_id: str, spec: ModelSpec, model: LocalMod
                 [key, chunk_hash],
             ).fetchone()
         result.chunks_done += int(done[0]) if done else 0
-        if number % 10 == 0:
-            progress(f"summarized {number}/{len(groups)} distinct chunks")
+
+    def store(group: tuple[str, int, int, str], key: str, draft: SummaryDraft) -> None:
+        chunk_hash, _, _, text = group
+        result.methods[draft.method] += 1
+        with db.transaction() as cur:
+            _store_summary(cur, key, "chunk", chunk_hash, spec, CHUNK_PROMPT_VERSION, draft,
+                           len(text), run_id)
+        mark_done(chunk_hash, key)
+
+    def finish(group: tuple[str, int, int, str], key: str, pending: PendingCall) -> None:
+        _, chunk_id, doc_id, text = group
+
+        def book(status: str, input_tokens: int, output_tokens: int, seconds: float,
+                 cpu: float, error: str | None) -> None:
+            result.model_calls += 1
+            result.model_seconds += seconds
+            with db.cursor() as cur:
+                record_local_call(cur, LocalCall(
+                    run_id=run_id, purpose="chunk_summary", model=spec.name,
+                    model_sha256=spec.sha256, prompt_version=CHUNK_PROMPT_VERSION,
+                    input_tokens=input_tokens, output_tokens=output_tokens,
+                    duration_seconds=seconds, cpu_seconds=cpu, status=status, error=error,
+                    chunk_id=chunk_id, doc_id=doc_id, summary_key=key))
+
+        store(group, key, account_call(pending.result(), text, budget, book, result))
+
+    handled = 0
+
+    def advance() -> None:
+        nonlocal handled
+        handled += 1
+        tick(handled, len(groups))
+        if handled % 10 == 0:
+            progress(f"summarized {handled}/{len(groups)} distinct chunks")
+
+    for group in groups:
+        chunk_hash, _, _, text = group
+        key = summary_key("chunk", chunk_hash, spec, CHUNK_PROMPT_VERSION)
+        with db.cursor() as cur:
+            cached = cur.execute("SELECT method FROM summaries WHERE summary_key = ?",
+                                 [key]).fetchone()
+        if cached:
+            result.cache_hits += 1
+            mark_done(chunk_hash, key)
+            advance()
+            continue
+        if len(text) < MIN_CHARS_FOR_MODEL:
+            store(group, key, SummaryDraft(extractive_summary(text), [], [], "extractive_short"))
+            advance()
+            continue
+        while len(in_flight) >= max(1, calls.window):
+            finish(*in_flight.popleft())
+            advance()
+        if budget.exhausted():
+            result.budget_exhausted = True
+            advance()
+            continue  # over budget: stays pending, first in line next run
+        in_flight.append((group, key, calls.submit(CHUNK_SYSTEM_PROMPT, text)))
+    while in_flight:
+        finish(*in_flight.popleft())
+        advance()
     return result
 
 
-def summarize_documents(db: Database, run_id: str, spec: ModelSpec, model: LocalModel,
+def summarize_documents(db: Database, run_id: str, spec: ModelSpec, calls: ModelCalls,
                         budget: LocalBudget, result: SummarizeResult) -> None:
     """Reduce chunk summaries into one summary per fully summarized document."""
     with db.cursor() as cur:
@@ -322,7 +447,7 @@ def summarize_documents(db: Database, run_id: str, spec: ModelSpec, model: Local
         if len(parts) == 1:
             key = parts[0][1]  # a one-chunk document: its chunk summary is its summary
         else:
-            key = _reduce(db, run_id, spec, model, budget, result, doc_id,
+            key = _reduce(db, run_id, spec, calls, budget, result, doc_id,
                           [summary for summary, _ in parts])
             if key is None:
                 result.budget_exhausted = True
@@ -333,7 +458,7 @@ def summarize_documents(db: Database, run_id: str, spec: ModelSpec, model: Local
         result.documents_done += 1
 
 
-def _reduce(db: Database, run_id: str, spec: ModelSpec, model: LocalModel, budget: LocalBudget,
+def _reduce(db: Database, run_id: str, spec: ModelSpec, calls: ModelCalls, budget: LocalBudget,
             result: SummarizeResult, doc_id: int, summaries: list[str]) -> str | None:
     """Tree-reduce summaries until they fit one call; return the final summary's key."""
     level = summaries
@@ -370,9 +495,13 @@ def _reduce(db: Database, run_id: str, spec: ModelSpec, model: LocalModel, budge
                         duration_seconds=seconds, cpu_seconds=cpu, status=status, error=error,
                         doc_id=doc_id, summary_key=_key))
 
-            draft = summarize_text(model, text, DOCUMENT_SYSTEM_PROMPT, budget, book)
-            if draft is None:
+            if len(text) < MIN_CHARS_FOR_MODEL:
+                draft = SummaryDraft(extractive_summary(text), [], [], "extractive_short")
+            elif budget.exhausted():
                 return None
+            else:
+                draft = account_call(calls.submit(DOCUMENT_SYSTEM_PROMPT, text).result(), text,
+                                     budget, book, result)
             result.methods[draft.method] += 1
             with db.transaction() as cur:
                 _store_summary(cur, key, "document", input_hash, spec, DOCUMENT_PROMPT_VERSION,
