@@ -384,7 +384,7 @@ def test_batch_gives_sync_findings_at_half_price(batch_runs, sync_run):
                             ).fetchone()[0]
 
     assert findings(batch_runs["db"]) == findings(sync_run["db"])
-    assert cost(batch_runs["db"]) * 2 == pytest.approx(cost(sync_run["db"]), abs=1e-8)
+    assert cost(batch_runs["db"]) * 2 == pytest.approx(cost(sync_run["db"]), abs=Decimal("1e-8"))
 
 
 def test_malformed_pack_names_file_and_rule(tmp_path):
