@@ -272,6 +272,26 @@ def account_call(call: ModelCall, text: str, budget: LocalBudget, book: Callable
     return draft
 
 
+def ledger_booker(db: Database, result: SummarizeResult, run_id: str, spec: ModelSpec,
+                  purpose: str, prompt_version: str, summary_key: str,
+                  chunk_id: int | None = None, doc_id: int | None = None) -> Callable[..., None]:
+    """The `book` callback of one summary call: a ledger row, and the run's call counts."""
+
+    def book(status: str, input_tokens: int, output_tokens: int, seconds: float, cpu: float,
+             error: str | None) -> None:
+        result.model_calls += 1
+        result.model_seconds += seconds
+        with db.cursor() as cur:
+            record_local_call(cur, LocalCall(
+                run_id=run_id, purpose=purpose, model=spec.name, model_sha256=spec.sha256,
+                prompt_version=prompt_version, input_tokens=input_tokens,
+                output_tokens=output_tokens, duration_seconds=seconds, cpu_seconds=cpu,
+                status=status, error=error, chunk_id=chunk_id, doc_id=doc_id,
+                summary_key=summary_key))
+
+    return book
+
+
 def summarize_text(
     model: LocalModel,
     text: str,
@@ -367,18 +387,8 @@ def summarize_chunks(db: Database, run_id: str, spec: ModelSpec, calls: ModelCal
     def finish(group: tuple[str, int, int, str], key: str, pending: PendingCall) -> None:
         _, chunk_id, doc_id, text = group
 
-        def book(status: str, input_tokens: int, output_tokens: int, seconds: float,
-                 cpu: float, error: str | None) -> None:
-            result.model_calls += 1
-            result.model_seconds += seconds
-            with db.cursor() as cur:
-                record_local_call(cur, LocalCall(
-                    run_id=run_id, purpose="chunk_summary", model=spec.name,
-                    model_sha256=spec.sha256, prompt_version=CHUNK_PROMPT_VERSION,
-                    input_tokens=input_tokens, output_tokens=output_tokens,
-                    duration_seconds=seconds, cpu_seconds=cpu, status=status, error=error,
-                    chunk_id=chunk_id, doc_id=doc_id, summary_key=key))
-
+        book = ledger_booker(db, result, run_id, spec, "chunk_summary", CHUNK_PROMPT_VERSION,
+                             key, chunk_id=chunk_id, doc_id=doc_id)
         store(group, key, account_call(pending.result(), text, budget, book, result))
 
     handled = 0
@@ -483,18 +493,8 @@ def _reduce(db: Database, run_id: str, spec: ModelSpec, calls: ModelCalls, budge
                 next_level.append(row[0])
                 continue
 
-            def book(status: str, input_tokens: int, output_tokens: int, seconds: float,
-                     cpu: float, error: str | None, _key: str = key) -> None:
-                result.model_calls += 1
-                result.model_seconds += seconds
-                with db.cursor() as cur:
-                    record_local_call(cur, LocalCall(
-                        run_id=run_id, purpose="document_summary", model=spec.name,
-                        model_sha256=spec.sha256, prompt_version=DOCUMENT_PROMPT_VERSION,
-                        input_tokens=input_tokens, output_tokens=output_tokens,
-                        duration_seconds=seconds, cpu_seconds=cpu, status=status, error=error,
-                        doc_id=doc_id, summary_key=_key))
-
+            book = ledger_booker(db, result, run_id, spec, "document_summary",
+                                 DOCUMENT_PROMPT_VERSION, key, doc_id=doc_id)
             if len(text) < MIN_CHARS_FOR_MODEL:
                 draft = SummaryDraft(extractive_summary(text), [], [], "extractive_short")
             elif budget.exhausted():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,12 +33,12 @@ class EvalOptions:
 
 
 def _stored_run(documents: list, options: EvalOptions, summarize: bool) -> harness.StoredRun:
-    if options.workdir is not None:
-        options.workdir.mkdir(parents=True, exist_ok=True)
-        db_path = harness.run_pipeline(documents, options.workdir, options.model, summarize)
-        return harness.read_run(db_path, documents)
-    with tempfile.TemporaryDirectory(prefix="compliance-eval-") as folder:
-        db_path = harness.run_pipeline(documents, Path(folder), options.model, summarize)
+    """Run the pipeline in the kept work folder, or in a temporary one, and read it back."""
+    folder = (contextlib.nullcontext(str(options.workdir)) if options.workdir is not None
+              else tempfile.TemporaryDirectory(prefix="compliance-eval-"))
+    with folder as path:
+        Path(path).mkdir(parents=True, exist_ok=True)
+        db_path = harness.run_pipeline(documents, Path(path), options.model, summarize)
         return harness.read_run(db_path, documents)
 
 
