@@ -19,7 +19,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
 from compliance import db as database
-from compliance import masking, runlock
+from compliance import findings, masking, runlock
 from compliance.cloud import CloudClient, load_api_key
 from compliance.ledger import cloud_spend, load_price_table
 from compliance.local_llm import get_local_model
@@ -170,6 +170,23 @@ def escalate_flagged(params: PipelineParams, run_id: str) -> escalate.Escalation
     if result.note:
         logger.warning(result.note)
     return result
+
+
+def escalation_counts(params: PipelineParams,
+                      escalated: escalate.EscalationResult) -> dict[str, Any]:
+    """The escalation cache's hits and estimated savings, for the runs table."""
+    price = load_price_table().price(params.cloud_model)
+    return {"escalation_windows_cached": escalated.cached,
+            "escalation_windows_sent": escalated.sent,
+            "cache_saved_usd": escalate.cache_savings(escalated, price,
+                                                      params.max_spans_per_request)}
+
+
+@task(name="register-findings", **_TASK)
+def register_findings(params: PipelineParams, run_id: str) -> int:
+    """Give new findings their stable ids, so reviews follow them across versions."""
+    with database.writer(params.db_path).transaction() as cur:
+        return findings.register_findings(cur, run_id)
 
 
 @task(name="summarize-chunks", **_TASK)
@@ -324,6 +341,8 @@ def _run(params: PipelineParams, flow_run_id: str | None) -> dict[str, Any]:
         progress.set(50)
         stage = "escalate-flagged"
         escalated = _stage(escalate_flagged, params)(params, run_id)
+        stage = "register-findings"
+        _stage(register_findings, params)(params, run_id)
         progress.set(60)
         summarized = summarize.SummarizeResult()
         if params.summarize == "all":
@@ -349,6 +368,7 @@ def _run(params: PipelineParams, flow_run_id: str | None) -> dict[str, Any]:
             "escalation_mode": params.escalation,
             "cloud_model": params.cloud_model,
             "escalation_note": escalated.note,
+            **escalation_counts(params, escalated),
         }
         stage = "record-spend"
         counts |= _stage(record_spend, params)(params, run_id)

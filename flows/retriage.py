@@ -17,7 +17,13 @@ from compliance.ledger import cloud_spend, load_price_table
 from compliance.params import PipelineParams
 from compliance.rules import load_rules
 from compliance.runs import close_run, new_run_id, open_run
-from flows.pipeline import escalate_flagged, flag_chunks, hold_database
+from flows.pipeline import (
+    escalate_flagged,
+    escalation_counts,
+    flag_chunks,
+    hold_database,
+    register_findings,
+)
 from tasks import report
 
 
@@ -40,12 +46,13 @@ def _retriage(params: PipelineParams, rules_version: str) -> dict[str, Any]:
     try:
         flagged = flag_chunks(params, run_id)
         escalated = escalate_flagged(params, run_id)
+        register_findings(params, run_id)
         with db.cursor() as cur:
             spend = cloud_spend(cur, run_id=run_id)
         close_run(db, run_id, "completed", {
             "chunks_flagged": flagged.chunks_flagged, "escalation_mode": params.escalation,
             "cloud_model": params.cloud_model, "spend_usd": spend,
-            "escalation_note": escalated.note,
+            "escalation_note": escalated.note, **escalation_counts(params, escalated),
         })
         with db.cursor() as cur:
             summary = report.run_summary(cur, run_id)

@@ -67,6 +67,7 @@ class EscalationResult:
     batches_submitted: int = 0
     batches_pending: int = 0
     findings: int = 0
+    cached_chars: list[int] = field(default_factory=list)
     note: str | None = None
     errors: list[str] = field(default_factory=list)
 
@@ -188,6 +189,7 @@ def escalate(db: Database, run_id: str, rules_version: str, settings: Escalation
                 cur.execute("UPDATE escalation_windows SET status = 'done', cache_key = ?, "
                             "call_id = ? WHERE window_id = ?", [key, cached[0], window_id])
             result.cached += 1
+            result.cached_chars.append(len(text))
             continue
         if key not in groups:
             groups[key] = []
@@ -425,6 +427,11 @@ def estimated_sync_cost(price: ModelPrice, span_chars: list[int], max_spans: int
     if count:
         total += estimated_request_cost(price, size, count)
     return total
+
+
+def cache_savings(result: EscalationResult, price: ModelPrice, max_spans: int) -> Decimal:
+    """USD the escalation cache saved: what its answers would have cost sent again in sync mode."""
+    return estimated_sync_cost(price, result.cached_chars, max_spans).quantize(Decimal("1e-9"))
 
 
 def counterfactuals(db: Database, run_id: str, source_root: str, model: str,

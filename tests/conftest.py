@@ -91,3 +91,32 @@ def samples_run(prefect_harness, tmp_path_factory):
     db_path = base / "results.duckdb"
     result = compliance_pipeline(PipelineParams(source=str(source), db_path=str(db_path)))
     return source, db_path, result
+
+
+ANALYST_KEY = "sk-ant-test-ANALYST-0123456789abcdef"
+
+
+@pytest.fixture(scope="session")
+def analyst_db(samples_run, tmp_path_factory):
+    """A database as analysts see it after `make run` and then a run with a key: (source, db).
+
+    A copy of samples_run's database (summaries done, nothing escalated: no key) gets a second
+    run over the same samples that escalates in sync mode to the local fake Anthropic API, so
+    every view has rows: two runs, cloud and local calls, windows, model findings, cache counts.
+    """
+    from compliance.params import PipelineParams
+    from tests.fake_anthropic import FakeAnthropicServer
+    from flows.pipeline import compliance_pipeline
+
+    source, first_db, _ = samples_run
+    db_path = tmp_path_factory.mktemp("analyst") / "results.duckdb"
+    shutil.copy(first_db, db_path)
+    with FakeAnthropicServer(api_key=ANALYST_KEY) as server:
+        os.environ["ANTHROPIC_API_KEY"] = ANALYST_KEY
+        try:
+            compliance_pipeline(PipelineParams(source=str(source), db_path=str(db_path),
+                                               escalation="sync",
+                                               anthropic_base_url=server.base_url))
+        finally:
+            os.environ.pop("ANTHROPIC_API_KEY", None)
+    return source, db_path
