@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from contextlib import nullcontext
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -192,6 +193,8 @@ def run(
     dask_workers: Annotated[int, typer.Option(
         min=1, max=64, help="Worker processes of the local Dask cluster.")] = 2,
     wait: Annotated[bool, _WAIT] = True,
+    progress: Annotated[bool | None, typer.Option(
+        help="Progress bars per stage (default: when stderr is a terminal).")] = None,
 ) -> None:
     """Scan SOURCE into the results database and print a summary (no Prefect server needed)."""
     _quiet_libraries()
@@ -232,10 +235,12 @@ def run(
                 return
         finally:
             lock.release()
+        from compliance.progress import progress_bars
         from flows.pipeline import PipelineRunError, compliance_pipeline
 
         try:
-            result = compliance_pipeline(params)
+            with progress_bars(force=bool(progress)) if progress is not False else nullcontext():
+                result = compliance_pipeline(params)
         except PipelineRunError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from None
@@ -375,6 +380,16 @@ def eval_labelled(
         folder, _eval_options(threshold, min_window_chars, model, workdir, limit))
     typer.echo(table)
     _write_json(json_path, result)
+
+
+def _register_results_commands() -> None:
+    """The analyst commands live in their own module; they appear at the top level here."""
+    from compliance.cli_results import results_app
+
+    app.registered_commands.extend(results_app.registered_commands)
+
+
+_register_results_commands()
 
 
 def main() -> None:

@@ -597,7 +597,7 @@ def m003_findings_reviews_search(conn: duckdb.DuckDBPyConnection) -> None:
                coalesce(spend_usd, 0) AS spend_usd, naive_new_usd, naive_all_usd,
                coalesce(cache_saved_usd, 0) AS cache_saved_usd,
                naive_all_usd - naive_new_usd AS saved_by_dedupe_usd,
-               greatest(naive_new_usd - coalesce(spend_usd, 0) - coalesce(cache_saved_usd, 0), 0)
+               naive_new_usd - coalesce(spend_usd, 0) - coalesce(cache_saved_usd, 0)
                    AS saved_by_routing_usd,
                naive_all_usd - coalesce(spend_usd, 0) AS saved_total_usd,
                CASE WHEN naive_all_usd > 0
@@ -1035,7 +1035,8 @@ SCHEMA_DESCRIPTIONS: list[tuple[str, str, str, dict[str, str]]] = [
         "saved_by_dedupe_usd": "naive_all_usd - naive_new_usd: unchanged and duplicate files "
                                "not sent again.",
         "saved_by_routing_usd": "naive_new_usd - spend_usd - cache_saved_usd: text the rules "
-                                "kept local.",
+                                "kept local (negative in a run that only sends work deferred "
+                                "by earlier runs; sums over runs are exact).",
         "saved_total_usd": "naive_all_usd - spend_usd.",
         "saved_share": "1 - spend_usd / naive_all_usd."}),
     ("VIEW", "document_status", "Every current document: how it was read, how far it got, and "

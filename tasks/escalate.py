@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -12,6 +13,7 @@ from typing import Any
 
 import duckdb
 
+from compliance import progress
 from compliance.cloud import (
     PROMPT_VERSION,
     BudgetExceededError,
@@ -224,9 +226,20 @@ def _send_sync(db: Database, run_id: str, client: CloudClient, rules_version: st
                groups: dict[str, list[int]], guard: BudgetGuard, result: EscalationResult,
                log: Callable[[str], None]) -> None:
     stop = {"auth": False}
+    total = sum(len(groups[span.span_id]) for request in requests for span in request)
+    handled = [0]
+    handled_lock = threading.Lock()
 
     def run_one(request: list[Span]) -> None:
         window_ids = [w for span in request for w in groups[span.span_id]]
+        try:
+            send_one(request, window_ids)
+        finally:
+            with handled_lock:
+                handled[0] += len(window_ids)
+                progress.report(progress.ESCALATE, handled[0], total)
+
+    def send_one(request: list[Span], window_ids: list[int]) -> None:
         if stop["auth"]:
             return
         params = build_request(settings.model, request)
@@ -261,6 +274,7 @@ def _send_sync(db: Database, run_id: str, client: CloudClient, rules_version: st
         finally:
             guard.release(hold, client.committed_cost(rows))
 
+    progress.report(progress.ESCALATE, 0, total)
     with ThreadPoolExecutor(max_workers=max(1, settings.concurrency)) as pool:
         list(pool.map(run_one, requests))
 
@@ -317,6 +331,7 @@ def submit_batch(db: Database, run_id: str, client: CloudClient, prices: PriceTa
         guard.release(bound, bound)
         result.sent += len(window_ids)
     result.batches_submitted += 1
+    progress.report(progress.ESCALATE, result.sent, result.sent)
 
 
 def poll_open_batches(db: Database, client: CloudClient, prices: PriceTable,

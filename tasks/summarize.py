@@ -14,6 +14,7 @@ from typing import Protocol
 
 import duckdb
 
+from compliance import progress as stage_progress
 from compliance.db import Database
 from compliance.ledger import LocalCall, record_local_call
 from compliance.local_llm import GENERATION_PARAMS, LocalModel, get_verified_model
@@ -323,8 +324,9 @@ def _store_summary(cur: duckdb.DuckDBPyConnection, key: str, kind: str, input_ha
     )
 
 
-def pending_chunk_groups(cur: duckdb.DuckDBPyConnection) -> list[tuple[str, int, int, str]]:
-    """Distinct pending chunk texts, riskiest and newest documents first.
+def pending_chunk_groups(cur: duckdb.DuckDBPyConnection, doc_ids: list[int] | None = None,
+                         ) -> list[tuple[str, int, int, str]]:
+    """Distinct pending chunk texts, riskiest and newest documents first (or of doc_ids only).
 
     Returns (chunk_hash, first chunk_id, doc_id, text) per distinct text.
     """
@@ -338,13 +340,15 @@ def pending_chunk_groups(cur: duckdb.DuckDBPyConnection) -> list[tuple[str, int,
                                                c.chunk_id) AS rank
             FROM chunks c JOIN documents d USING (doc_id)
             WHERE c.summary_status = 'pending' AND d.is_current
+              AND (? IS NULL OR list_contains(?, c.doc_id))
         )
         SELECT p.chunk_hash, p.chunk_id, p.doc_id,
                substring(t.text, p.char_start + 1, p.char_end - p.char_start) AS chunk_text
         FROM pending p JOIN texts t USING (text_sha256)
         WHERE p.rank = 1
         ORDER BY p.risk_hint_score DESC, p.mtime DESC NULLS LAST, p.doc_id, p.chunk_id
-        """
+        """,
+        [doc_ids, doc_ids],
     ).fetchall()
     return [(r[0], r[1], r[2], r[3]) for r in rows]
 
@@ -353,7 +357,7 @@ def summarize_chunks(db: Database, run_id: str, spec: ModelSpec, calls: ModelCal
                      budget: LocalBudget,
                      progress: Callable[[str], None] = lambda message: None,
                      tick: Callable[[int, int], None] = lambda done, total: None,
-                     ) -> SummarizeResult:
+                     doc_ids: list[int] | None = None) -> SummarizeResult:
     """Summarize each distinct pending chunk text once: from the cache, or the model in budget.
 
     Model calls go to `calls` with up to `calls.window` in flight; their answers are stored
@@ -362,7 +366,7 @@ def summarize_chunks(db: Database, run_id: str, spec: ModelSpec, calls: ModelCal
     """
     result = SummarizeResult()
     with db.cursor() as cur:
-        groups = pending_chunk_groups(cur)
+        groups = pending_chunk_groups(cur, doc_ids)
     in_flight: deque[tuple[tuple[str, int, int, str], str, PendingCall]] = deque()
 
     def mark_done(chunk_hash: str, key: str) -> None:
@@ -397,6 +401,7 @@ def summarize_chunks(db: Database, run_id: str, spec: ModelSpec, calls: ModelCal
         nonlocal handled
         handled += 1
         tick(handled, len(groups))
+        stage_progress.report(stage_progress.SUMMARIZE, handled, len(groups))
         if handled % 10 == 0:
             progress(f"summarized {handled}/{len(groups)} distinct chunks")
 
@@ -430,8 +435,9 @@ def summarize_chunks(db: Database, run_id: str, spec: ModelSpec, calls: ModelCal
 
 
 def summarize_documents(db: Database, run_id: str, spec: ModelSpec, calls: ModelCalls,
-                        budget: LocalBudget, result: SummarizeResult) -> None:
-    """Reduce chunk summaries into one summary per fully summarized document."""
+                        budget: LocalBudget, result: SummarizeResult,
+                        doc_ids: list[int] | None = None) -> None:
+    """Reduce chunk summaries into one summary per fully summarized document (or of doc_ids)."""
     with db.cursor() as cur:
         docs = cur.execute(
             """
@@ -441,8 +447,10 @@ def summarize_documents(db: Database, run_id: str, spec: ModelSpec, calls: Model
               AND NOT EXISTS (SELECT 1 FROM chunks c WHERE c.doc_id = d.doc_id
                               AND c.summary_status = 'pending')
               AND NOT EXISTS (SELECT 1 FROM document_summaries s WHERE s.doc_id = d.doc_id)
+              AND (? IS NULL OR list_contains(?, d.doc_id))
             ORDER BY d.risk_hint_score DESC, d.doc_id
-            """
+            """,
+            [doc_ids, doc_ids],
         ).fetchall()
     for (doc_id,) in docs:
         with db.cursor() as cur:

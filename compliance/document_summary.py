@@ -1,0 +1,167 @@
+"""One document's summary on demand: the stored one at once, computed once when missing.
+
+Many people asking for the same document's summary must not each start the model: the first
+takes the database's run lock and computes it, the others wait for the lock and then find it
+stored. Reading needs no lock at all.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from compliance import db as database
+from compliance.results import open_results
+from compliance.runlock import DatabaseLock, describe_holder
+
+
+class DocumentNotFoundError(LookupError):
+    """No stored document matches what was asked for."""
+
+
+class NotSummarizableError(RuntimeError):
+    """The document was not read (corrupt, encrypted, ...) so there is nothing to summarize."""
+
+
+@dataclass(frozen=True)
+class DocumentRef:
+    """A stored document version."""
+
+    doc_id: int
+    source_root: str
+    rel_path: str
+    version: int
+    status: str
+    error: str | None
+
+
+@dataclass(frozen=True)
+class StoredSummary:
+    """A document's summary as stored."""
+
+    doc_id: int
+    summary: str
+    key_points: list[str]
+    method: str
+    model_sha256: str
+    run_id: str
+    computed_now: bool = False
+    model_calls: int = 0
+    seconds: float = 0.0
+
+
+def find_document(conn: duckdb.DuckDBPyConnection, ref: str) -> DocumentRef:
+    """The document a user means: a doc_id, an absolute path, or a path relative to its source."""
+    columns = "doc_id, source_root, rel_path, version, status, error"
+    if ref.isdigit():
+        rows = conn.execute(f"SELECT {columns} FROM documents WHERE doc_id = ?",
+                            [int(ref)]).fetchall()
+    else:
+        absolute = str(Path(ref).expanduser().resolve())
+        rows = conn.execute(
+            f"""
+            SELECT {columns} FROM documents
+            WHERE is_current AND (source_root || '/' || rel_path = ? OR rel_path = ?)
+            ORDER BY doc_id
+            """,
+            [absolute, ref.strip("/")],
+        ).fetchall()
+    if not rows:
+        raise DocumentNotFoundError(f"no stored document matches {ref!r} (give a doc_id, or a "
+                                    "path as `compliance findings` or document_status shows it)")
+    if len(rows) > 1:
+        places = ", ".join(f"{r[0]} ({r[1]}/{r[2]})" for r in rows)
+        raise DocumentNotFoundError(f"{ref!r} names {len(rows)} documents: give a doc_id "
+                                    f"({places})")
+    return DocumentRef(*rows[0])
+
+
+def stored_summary(conn: duckdb.DuckDBPyConnection, doc_id: int) -> StoredSummary | None:
+    """The document's stored summary, if it has one."""
+    row = conn.execute(
+        """
+        SELECT s.summary, s.key_points, s.method, s.model_sha256, ds.run_id
+        FROM document_summaries ds JOIN summaries s USING (summary_key)
+        WHERE ds.doc_id = ?
+        """,
+        [doc_id],
+    ).fetchone()
+    if row is None:
+        return None
+    summary, key_points, method, model_sha256, run_id = row
+    return StoredSummary(doc_id, summary, json.loads(key_points or "[]"), method, model_sha256,
+                         run_id)
+
+
+def read_summary(db_path: Path, ref: str) -> tuple[DocumentRef, StoredSummary | None]:
+    """Look the document up and read its summary, without any lock or model."""
+    conn = open_results(db_path)
+    try:
+        document = find_document(conn, ref)
+        return document, stored_summary(conn, document.doc_id)
+    finally:
+        conn.close()
+
+
+def summarize_now(db_path: Path, document: DocumentRef, model: str | None = None,
+                  wait: bool = True,
+                  on_wait: Callable[[str], None] = lambda why: None) -> StoredSummary:
+    """Compute and store a missing document summary (once, whoever else asks at the same time)."""
+    from compliance.model_registry import resolve_model, verify_model_file
+    from compliance.runs import close_run, new_run_id, open_run
+    from tasks import summarize
+
+    if document.status not in ("ok", "partial"):
+        raise NotSummarizableError(
+            f"{document.rel_path} was not read ({document.status}: {document.error or 'no text'})"
+            ": there is no text to summarize")
+    lock = DatabaseLock(db_path)
+    if not lock.try_acquire(f"compliance summary {document.doc_id} (pid {os.getpid()})"):
+        if not wait:
+            raise database.DatabaseBusyError(
+                f"{db_path} is being written by {describe_holder(lock.holder())}")
+        on_wait(f"{db_path} is being written by {describe_holder(lock.holder())}")
+        lock.acquire(f"compliance summary {document.doc_id} (pid {os.getpid()})")
+    started = time.perf_counter()
+    try:
+        db = database.writer(db_path)
+        with db.cursor() as cur:
+            done = stored_summary(cur, document.doc_id)
+        if done is not None:  # someone else computed it while we waited
+            return done
+        spec = resolve_model(model)
+        verify_model_file(spec)
+        run_id = new_run_id()
+        open_run(db, run_id, document.source_root,
+                 json.dumps({"summary_of": document.doc_id, "model": spec.name}),
+                 orchestrator="cli (summary on demand)")
+        try:
+            calls = summarize.InProcessCalls(spec)
+            budget = summarize.LocalBudget(None)
+            result = summarize.summarize_chunks(db, run_id, spec, calls, budget,
+                                                doc_ids=[document.doc_id])
+            summarize.summarize_documents(db, run_id, spec, calls, budget, result,
+                                          doc_ids=[document.doc_id])
+        except BaseException as exc:
+            close_run(db, run_id, "failed", {}, error=f"{type(exc).__name__}: {exc}"[:1000])
+            raise
+        close_run(db, run_id, "completed", {
+            "summaries_done": result.chunks_done, "summaries_cached": result.cache_hits,
+            "model_calls": result.model_calls,
+            "local_model_seconds": round(result.model_seconds, 3)})
+        with db.cursor() as cur:
+            done = stored_summary(cur, document.doc_id)
+        if done is None:
+            raise RuntimeError(f"the summary of document {document.doc_id} could not be computed")
+        return StoredSummary(**{**done.__dict__, "computed_now": True,
+                                "model_calls": result.model_calls,
+                                "seconds": time.perf_counter() - started})
+    finally:
+        database.close_writer(db_path)
+        lock.release()

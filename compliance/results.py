@@ -1,0 +1,264 @@
+"""Reading the results database for analysts: reports, findings, read-only SQL and exports.
+
+Everything here opens the file read-only, so it never competes with the pipeline for the write
+lock; while a run holds the file, DuckDB refuses readers too, and the caller gets a clear
+ResultsUnavailableError naming the run instead of a stack trace.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from compliance import db as database
+from compliance import masking
+from compliance.migrations import MIGRATIONS
+from compliance.runlock import DatabaseLock, describe_holder
+
+ANALYST_VIEWS = ("findings", "escalations", "cost_by_run", "cost_by_day_and_model",
+                 "savings_by_run", "document_status", "cache_efficiency", "rule_precision")
+EXPORTED = (*ANALYST_VIEWS, "runs", "llm_calls", "finding_reviews")
+# Columns that can carry personal data, masked in exports and reports unless unmasked; True
+# also masks person names (spaCy), which is slower and only worth it for free text.
+PERSONAL_COLUMNS: dict[str, dict[str, bool]] = {
+    "findings": {"rel_path": False, "quote": True, "rationale": True,
+                 "recommended_action": True},
+    "escalations": {"rel_path": False, "rationale": True, "recommended_action": True},
+    "document_status": {"rel_path": False, "error": False},
+    "runs": {"error": False, "escalation_note": False},
+    "llm_calls": {"error": False},
+    "finding_reviews": {"note": True},
+}
+SEVERITY_RANK = {"low": 1, "medium": 2, "high": 3, "critical": 4}
+DISPOSITIONS = ("open", "confirmed", "false_positive", "resolved")
+FORMATS = ("parquet", "csv")
+
+
+class ResultsUnavailableError(RuntimeError):
+    """The database cannot be read now: missing, held by a run, or from an older version."""
+
+
+def open_results(db_path: Path | str) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to a migrated results database, or a clear error."""
+    db_path = Path(db_path)
+    try:
+        conn = database.reader(db_path)
+    except FileNotFoundError as exc:
+        raise ResultsUnavailableError(str(exc)) from None
+    except database.DatabaseBusyError:
+        holder = DatabaseLock(db_path).holder()
+        raise ResultsUnavailableError(
+            f"{db_path} is being written by {describe_holder(holder)}; DuckDB lets no reader in "
+            "while a run writes. Try again when that run has finished.") from None
+    try:
+        applied = {row[0] for row in conn.execute("SELECT name FROM _migrations").fetchall()}
+    except duckdb.CatalogException:
+        applied = set()
+    missing = [name for name, _ in MIGRATIONS if name not in applied]
+    if missing:
+        conn.close()
+        raise ResultsUnavailableError(
+            f"{db_path} was written by an older version (missing {', '.join(missing)}): run "
+            "`compliance run` once to upgrade it")
+    return conn
+
+
+@dataclass(frozen=True)
+class Table:
+    """Column names and rows of a query."""
+
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+
+    def records(self) -> list[dict[str, Any]]:
+        """The rows as dicts."""
+        return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
+
+
+def query(conn: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> Table:
+    """Run one query and keep its column names."""
+    cur = conn.execute(sql, params or [])
+    return Table([d[0] for d in cur.description or []], cur.fetchall())
+
+
+def run_readonly_sql(conn: duckdb.DuckDBPyConnection, sql: str) -> Table:
+    """An analyst's query: no writes (read-only file), no files read or written, no ATTACH."""
+    conn.execute("SET enable_external_access = false")
+    conn.execute("SET lock_configuration = true")
+    return query(conn, sql)
+
+
+def mask_value(value: Any, names: bool) -> Any:
+    """A text value with personal data masked; other values unchanged."""
+    return masking.mask(value, names=names) if isinstance(value, str) else value
+
+
+def mask_table(view: str, table: Table) -> Table:
+    """Mask the personal-data columns of a view's rows."""
+    personal = PERSONAL_COLUMNS.get(view, {})
+    if not personal:
+        return table
+    plan = [personal.get(column) for column in table.columns]
+    rows = [tuple(value if names is None else mask_value(value, names)
+                  for value, names in zip(row, plan, strict=True)) for row in table.rows]
+    return Table(table.columns, rows)
+
+
+@dataclass(frozen=True)
+class FindingFilter:
+    """Which findings to list."""
+
+    min_severity: str | None = None
+    since: dt.date | None = None
+    disposition: str | None = None
+    limit: int = 50
+
+
+def list_findings(conn: duckdb.DuckDBPyConnection, chosen: FindingFilter,
+                  unmask: bool = False) -> Table:
+    """Findings on current documents, most severe and newest first."""
+    if chosen.min_severity is not None and chosen.min_severity not in SEVERITY_RANK:
+        raise ValueError(f"severity must be one of {', '.join(SEVERITY_RANK)}")
+    if chosen.disposition is not None and chosen.disposition not in DISPOSITIONS:
+        raise ValueError(f"status must be one of {', '.join(DISPOSITIONS)}")
+    table = query(
+        conn,
+        """
+        SELECT finding_id, severity, category, detected_by, detector, disposition,
+               escalation_verdict, rel_path, page, occurrences, quote, rationale,
+               first_seen_at
+        FROM findings
+        WHERE severity_rank >= ? AND (? IS NULL OR first_seen_at >= ?)
+          AND (? IS NULL OR disposition = ?)
+        ORDER BY severity_rank DESC, first_seen_at DESC, finding_id
+        LIMIT ?
+        """,
+        [SEVERITY_RANK.get(chosen.min_severity or "low", 1), chosen.since, chosen.since,
+         chosen.disposition, chosen.disposition, chosen.limit],
+    )
+    return table if unmask else mask_table("findings", table)
+
+
+@dataclass(frozen=True)
+class Overview:
+    """What `compliance report` shows: the last run, the last days, open findings."""
+
+    last_run: dict[str, Any] | None
+    days: Table
+    open_by_severity: dict[str, int]
+    failed_documents: Table
+
+
+def overview(conn: duckdb.DuckDBPyConnection, days: int = 7, unmask: bool = False) -> Overview:
+    """The last run and the last `days` UTC days, from the views."""
+    last = query(
+        conn,
+        """
+        SELECT r.run_id, r.started_at, r.status, r.orchestrator, r.wall_seconds, r.files_seen,
+               r.docs_new, r.docs_changed, r.docs_unchanged, r.docs_failed, r.chunks_new,
+               r.chunks_flagged, r.chunks_escalated, r.chunks_deferred, r.summaries_done,
+               r.summaries_cached, c.local_calls, c.local_seconds, c.cloud_calls,
+               c.cloud_failed_calls, c.local_cost_usd, c.cloud_cost_usd, s.naive_new_usd,
+               s.naive_all_usd, s.saved_total_usd, r.escalation_note, r.error
+        FROM runs r JOIN cost_by_run c USING (run_id) JOIN savings_by_run s USING (run_id)
+        ORDER BY r.started_at DESC LIMIT 1
+        """,
+    ).records()
+    since = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=days - 1)
+    per_day = query(
+        conn,
+        """
+        WITH spend AS (
+            SELECT day, sum(calls) FILTER (WHERE provider = 'local') AS local_calls,
+                   sum(calls) FILTER (WHERE provider <> 'local') AS cloud_calls,
+                   sum(cost_usd) FILTER (WHERE provider = 'local') AS local_usd,
+                   sum(cost_usd) FILTER (WHERE provider <> 'local') AS cloud_usd
+            FROM cost_by_day_and_model WHERE day >= ? GROUP BY day
+        ),
+        work AS (
+            SELECT CAST(timezone('UTC', started_at) AS DATE) AS day, count(*) AS runs,
+                   count(*) FILTER (WHERE status = 'failed') AS failed_runs,
+                   sum(coalesce(docs_new, 0) + coalesce(docs_changed, 0)) AS docs_read,
+                   sum(docs_failed) AS docs_failed, sum(naive_all_usd) AS naive_all_usd
+            FROM runs WHERE CAST(timezone('UTC', started_at) AS DATE) >= ? GROUP BY 1
+        )
+        SELECT day, coalesce(runs, 0) AS runs, coalesce(failed_runs, 0) AS failed_runs,
+               coalesce(docs_read, 0) AS docs_read, coalesce(docs_failed, 0) AS docs_failed,
+               coalesce(local_calls, 0) AS local_calls, coalesce(cloud_calls, 0) AS cloud_calls,
+               coalesce(local_usd, 0) AS local_usd, coalesce(cloud_usd, 0) AS cloud_usd,
+               coalesce(naive_all_usd, 0) AS naive_all_usd
+        FROM work FULL JOIN spend USING (day)
+        ORDER BY day DESC
+        """,
+        [since, since],
+    )
+    severities = dict(conn.execute(
+        "SELECT severity, count(*) FROM findings WHERE disposition IN ('open', 'confirmed') "
+        "GROUP BY severity").fetchall())
+    failed = query(
+        conn,
+        """
+        SELECT rel_path, format, status, error FROM document_status
+        WHERE status NOT IN ('ok', 'partial', 'duplicate', 'removed') ORDER BY rel_path
+        """,
+    )
+    return Overview(
+        last_run=last[0] if last else None,
+        days=per_day,
+        open_by_severity={s: int(severities.get(s, 0)) for s in reversed(SEVERITY_RANK)},
+        failed_documents=failed if unmask else mask_table("document_status", failed),
+    )
+
+
+def export_views(conn: duckdb.DuckDBPyConnection, fmt: str, to: Path,
+                 unmask: bool = False) -> dict[str, int]:
+    """Write each analyst view (and the ledger, runs and reviews) to `to`; rows per file."""
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}")
+    to.mkdir(parents=True, exist_ok=True)
+    if not unmask:
+        conn.create_function("mask_personal_0", _mask_data, ["VARCHAR"], "VARCHAR")
+        conn.create_function("mask_personal_1", _mask_data_and_names, ["VARCHAR"], "VARCHAR")
+    written: dict[str, int] = {}
+    for view in EXPORTED:
+        columns = [row[0] for row in conn.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE table_name = ? AND schema_name = "
+            "'main' ORDER BY column_index", [view]).fetchall()]
+        personal = {} if unmask else PERSONAL_COLUMNS.get(view, {})
+        select = ", ".join(
+            f'mask_personal_{int(personal[c])}("{c}") AS "{c}"' if c in personal else f'"{c}"'
+            for c in columns)
+        target = to / f"{view}.{fmt}"
+        options = "FORMAT parquet" if fmt == "parquet" else "FORMAT csv, HEADER true"
+        conn.execute(f"COPY (SELECT {select} FROM {view}) TO '{_sql_path(target)}' ({options})")
+        written[view] = conn.execute(f"SELECT count(*) FROM {view}").fetchone()[0]
+    return written
+
+
+def _mask_data(text: str) -> str:
+    return masking.mask(text)
+
+
+def _mask_data_and_names(text: str) -> str:
+    return masking.mask(text, names=True)
+
+
+def _sql_path(path: Path) -> str:
+    return str(path.resolve()).replace("'", "''")
+
+
+def usd(value: Decimal | float | int | None) -> str:
+    """Dollars with enough decimals that a sub-cent amount never reads as $0.00."""
+    if value is None:
+        return "-"
+    amount = Decimal(str(value))
+    if amount == 0:
+        return "$0"
+    if abs(amount) >= Decimal("0.01"):
+        return f"${amount:,.2f}"
+    return f"${amount:.6f}".rstrip("0")
