@@ -329,6 +329,8 @@ def summary(
         help="Local model if the summary must be computed (manifest name or .gguf).")] = None,
     compute: Annotated[bool, typer.Option(
         help="Compute a missing summary with the local model (--no-compute: only read).")] = True,
+    wait_seconds: Annotated[float, typer.Option(
+        min=0, help="How long to wait while the database is being written.")] = 900.0,
 ) -> None:
     """A document's summary: the stored one at once; computed once (and stored) if missing."""
     from compliance import db as database
@@ -341,8 +343,11 @@ def summary(
     from compliance.progress import progress_bars
     from compliance.results import ResultsUnavailableError
 
+    def waiting(why: str) -> None:
+        typer.echo(f"waiting: {why}", err=True)
+
     try:
-        document, found = read_summary(db, document)
+        document, found = read_summary(db, document, wait_seconds=wait_seconds, on_wait=waiting)
     except ResultsUnavailableError as exc:
         raise _fail(str(exc)) from None
     except DocumentNotFoundError as exc:
@@ -355,8 +360,7 @@ def summary(
                    err=True)
         try:
             with progress_bars():
-                found = summarize_now(db, document, model=model,
-                                      on_wait=lambda why: typer.echo(f"waiting: {why}", err=True))
+                found = summarize_now(db, document, model=model, on_wait=waiting)
         except NotSummarizableError as exc:
             raise _fail(str(exc), code=1) from None
         except database.DatabaseBusyError as exc:

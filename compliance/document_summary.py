@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 
 from compliance import db as database
-from compliance.results import open_results
+from compliance.results import ResultsBusyError, open_results
 from compliance.runlock import DatabaseLock, describe_holder
 
 
@@ -99,14 +99,43 @@ def stored_summary(conn: duckdb.DuckDBPyConnection, doc_id: int) -> StoredSummar
                          run_id)
 
 
-def read_summary(db_path: Path, ref: str) -> tuple[DocumentRef, StoredSummary | None]:
-    """Look the document up and read its summary, without any lock or model."""
-    conn = open_results(db_path)
+def read_summary(db_path: Path, ref: str, wait_seconds: float = 0.0,
+                 on_wait: Callable[[str], None] = lambda why: None,
+                 ) -> tuple[DocumentRef, StoredSummary | None]:
+    """Look the document up and read its summary, without any lock or model.
+
+    While someone writes the file (often: computing this very summary), wait up to wait_seconds.
+    """
+    deadline = time.monotonic() + wait_seconds
+    told = False
+    while True:
+        try:
+            conn = open_results(db_path)
+            break
+        except ResultsBusyError as exc:
+            if time.monotonic() >= deadline:
+                raise
+            if not told:
+                on_wait(str(exc).split(";")[0])
+                told = True
+            time.sleep(0.25)
     try:
         document = find_document(conn, ref)
         return document, stored_summary(conn, document.doc_id)
     finally:
         conn.close()
+
+
+def _open_writer(db_path: Path, patience_seconds: float = 30.0) -> database.Database:
+    """The writer, once readers that opened the file a moment ago have let go of it."""
+    deadline = time.monotonic() + patience_seconds
+    while True:
+        try:
+            return database.writer(db_path)
+        except database.DatabaseBusyError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.2)
 
 
 def summarize_now(db_path: Path, document: DocumentRef, model: str | None = None,
@@ -130,7 +159,7 @@ def summarize_now(db_path: Path, document: DocumentRef, model: str | None = None
         lock.acquire(f"compliance summary {document.doc_id} (pid {os.getpid()})")
     started = time.perf_counter()
     try:
-        db = database.writer(db_path)
+        db = _open_writer(db_path)
         with db.cursor() as cur:
             done = stored_summary(cur, document.doc_id)
         if done is not None:  # someone else computed it while we waited

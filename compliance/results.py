@@ -43,6 +43,10 @@ class ResultsUnavailableError(RuntimeError):
     """The database cannot be read now: missing, held by a run, or from an older version."""
 
 
+class ResultsBusyError(ResultsUnavailableError):
+    """A run (or a review, or a summary being computed) is writing the database."""
+
+
 def open_results(db_path: Path | str) -> duckdb.DuckDBPyConnection:
     """A read-only connection to a migrated results database, or a clear error."""
     db_path = Path(db_path)
@@ -52,7 +56,7 @@ def open_results(db_path: Path | str) -> duckdb.DuckDBPyConnection:
         raise ResultsUnavailableError(str(exc)) from None
     except database.DatabaseBusyError:
         holder = DatabaseLock(db_path).holder()
-        raise ResultsUnavailableError(
+        raise ResultsBusyError(
             f"{db_path} is being written by {describe_holder(holder)}; DuckDB lets no reader in "
             "while a run writes. Try again when that run has finished.") from None
     try:

@@ -104,8 +104,9 @@ def analyst_db(samples_run, tmp_path_factory):
     run over the same samples that escalates in sync mode to the local fake Anthropic API, so
     every view has rows: two runs, cloud and local calls, windows, model findings, cache counts.
     """
+    from fake_anthropic import FakeAnthropicServer
+
     from compliance.params import PipelineParams
-    from tests.fake_anthropic import FakeAnthropicServer
     from flows.pipeline import compliance_pipeline
 
     source, first_db, _ = samples_run
