@@ -19,7 +19,8 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
 from compliance import db as database
-from compliance import findings, masking, runlock
+from compliance import findings, masking, runlock, search
+from compliance import progress as stage_progress
 from compliance.cloud import CloudClient, load_api_key
 from compliance.ledger import cloud_spend, load_price_table
 from compliance.local_llm import get_local_model
@@ -86,6 +87,7 @@ def ingest_documents(params: PipelineParams, run_id: str, plan: inventory.Invent
         nonlocal done
         logger.info(message)
         done += 1
+        stage_progress.report(stage_progress.PARSE, min(done, files), files)
         if progress is not None:
             progress.between(5, 35)(min(done, files), files)
 
@@ -210,6 +212,13 @@ def summarize_pending(params: PipelineParams, run_id: str,
         logger.warning("local budget of %.0f s spent: the rest stays pending for the next run",
                        params.local_budget_seconds or 0)
     return result
+
+
+@task(name="index-for-search", **_TASK)
+def index_for_search(params: PipelineParams, run_id: str) -> int:
+    """Add new chunk texts and summaries to the keyword search index."""
+    with database.writer(params.db_path).transaction() as cur:
+        return search.index_pending(cur)
 
 
 @task(name="link-near-duplicates", **_TASK)
@@ -349,6 +358,8 @@ def _run(params: PipelineParams, flow_run_id: str | None) -> dict[str, Any]:
             stage = "summarize-chunks"
             summarized = _stage(summarize_pending, params)(params, run_id, progress)
         progress.set(95)
+        stage = "index-for-search"
+        _stage(index_for_search, params)(params, run_id)
         stage = "link-near-duplicates"
         _stage(link_near_duplicates, params)(params, run_id)
         counts = {
