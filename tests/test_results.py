@@ -224,7 +224,8 @@ def test_readers_get_a_clear_message_while_a_run_writes(db_copy):
         """)], stdout=subprocess.PIPE, text=True, cwd=ROOT)
     try:
         assert holder.stdout.readline().strip() == "holding"
-        for args in (["findings"], ["report"], ["sql", "SELECT 1"], ["summary", "1"],
+        for args in (["findings"], ["report"], ["sql", "SELECT 1"],
+                     ["summary", "1", "--wait-seconds", "0"],
                      ["export", "--to", str(db_copy.parent / "out")], ["search", "liability"]):
             code, out = cli(*args, "--db", db_copy)
             assert code == 2, (args, out)
@@ -389,3 +390,38 @@ def test_long_runs_show_progress_bars_per_stage(tmp_path):
     assert re.search(rf"chunks summarized\s.*\b{chunks}/{chunks}\b", plain), plain[-2000:]
     assert re.search(rf"escalations sent\s.*\b{windows}/{windows}\b", plain), plain[-2000:]
     assert re.search(r"\d+\.\d/s", plain)
+
+
+# --- the README's example queries ------------------------------------------------------------
+
+def readme_queries() -> list[tuple[str, str]]:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("### Everyday questions", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"\*\*(.+?)\*\*\n\n```sql\n(.*?)```", section, flags=re.S)
+
+
+def test_readme_lists_the_everyday_questions():
+    questions = [question for question, _ in readme_queries()]
+    for asked in ("What did last night's run cost?",
+                  "Which documents have open high-severity findings?",
+                  "How much did dedupe, caching and routing save this month?",
+                  "Which files failed and why?",
+                  "Which rules produce the most false positives?"):
+        assert asked in questions
+
+
+def test_readme_queries_run_as_written(db_copy):
+    # A reviewer has dismissed one finding, so the false-positive question has an answer.
+    finding = scalar(db_copy, "SELECT min(finding_id) FROM findings WHERE detected_by = 'rule'")
+    assert cli("review", finding, "--disposition", "false_positive", "--reviewer", "alice",
+               "--db", db_copy)[0] == 0
+    for question, sql in readme_queries():
+        code, out = cli("sql", sql, "--format", "json", "--db", db_copy)
+        assert code == 0, (question, out)
+        rows = [line for line in out.splitlines() if line.startswith("{")]
+        assert rows, question
+        assert any(value not in ("null", "0") for value in re.findall(r": ([^,}]+)", rows[0])), \
+            (question, rows[0])
+    top = cli("sql", dict(readme_queries())["Which rules produce the most false positives?"],
+              "--format", "json", "--db", db_copy)[1].splitlines()[0]
+    assert '"false_positive": 1' in top
