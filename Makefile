@@ -14,7 +14,7 @@ EVAL_OUT ?= data/eval/results
 # the playwright client without its own browser download).
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: install install-test model run test eval lint samples clean
+.PHONY: install install-test model run test eval lint docs samples clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,10 @@ eval: install model
 		--json $(EVAL_OUT)/compliance-labelled.json
 	$(BIN)/compliance eval labelled data/eval/compliance-heldout \
 		--json $(EVAL_OUT)/compliance-heldout.json
+
+# docs/schema.md from the migrations' COMMENT ON text (a test fails when it drifts).
+docs: install
+	$(BIN)/python -m compliance.schema_doc
 
 lint: install-test
 	$(BIN)/ruff check .

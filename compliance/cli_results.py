@@ -129,7 +129,8 @@ def report(
     db: Annotated[Path, _DB] = DEFAULT_DB_PATH,
     days: Annotated[int, typer.Option(min=1, max=366, help="Days of history.")] = 7,
     html: Annotated[Path | None, typer.Option(
-        help="Also write a self-contained HTML report (charts, savings, findings) here.")] = None,
+        help="Also write a self-contained HTML report (charts, savings, findings; the last "
+             "30 days) here.")] = None,
     unmask: Annotated[bool, _UNMASK] = False,
 ) -> None:
     """The last run and the last 7 days: spend, savings, open findings, failed documents."""

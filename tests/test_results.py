@@ -272,10 +272,15 @@ def test_findings_filters(analyst_db):
     assert code == 0 and SSN not in out  # masked unless --unmask
 
 
-def test_report_shows_the_last_run_and_the_last_days(analyst_db):
+def test_report_shows_the_last_run_and_the_last_days(analyst_db, tmp_path):
     _, db = analyst_db
-    code, out = cli("report", "--db", db)
+    page = tmp_path / "out" / "report.html"
+    code, out = cli("report", "--db", db, "--html", page)
     assert code == 0, out
+    assert f"wrote {page}" in out
+    html = page.read_text(encoding="utf-8")
+    assert html.count('class="mark"') == scalar(db, "SELECT count(*) FROM cost_by_day_and_model")
+    assert SSN not in html
     last = scalar(db, "SELECT run_id FROM runs ORDER BY started_at DESC LIMIT 1")
     assert f"Last run {last}" in out
     day = scalar(db, "SELECT max(day) FROM cost_by_day_and_model")
