@@ -284,9 +284,11 @@ def retriage(
                             anthropic_base_url=anthropic_base_url)
     try:
         _hold_database(db, wait, f"compliance retriage (pid {os.getpid()})").release()
+        from compliance.progress import progress_bars
         from flows.retriage import compliance_retriage
 
-        result = compliance_retriage(params)
+        with progress_bars():
+            result = compliance_retriage(params)
     except (DatabaseBusyError, DatabaseLockTimeoutError, RulePackError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None

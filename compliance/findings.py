@@ -8,6 +8,8 @@ from datetime import datetime
 import duckdb
 
 DISPOSITIONS = ("open", "confirmed", "false_positive", "resolved")
+# Findings still needing attention: open ones and those a reviewer confirmed but nobody fixed.
+UNRESOLVED = ("open", "confirmed")
 
 
 class ReviewError(ValueError):

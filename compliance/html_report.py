@@ -20,11 +20,11 @@ from typing import Any
 
 import duckdb
 
+from compliance.findings import UNRESOLVED
 from compliance.masking import mask
 from compliance.results import mask_quote, personal_data_rules, usd
 
 SEVERITIES = ("critical", "high", "medium", "low")
-UNRESOLVED = ("open", "confirmed")
 READABLE = ("ok", "partial", "duplicate")
 TOP_FINDINGS = 50
 RUNS_SHOWN = 20

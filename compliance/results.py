@@ -17,7 +17,9 @@ import duckdb
 
 from compliance import db as database
 from compliance import masking
+from compliance.findings import DISPOSITIONS, UNRESOLVED
 from compliance.migrations import MIGRATIONS
+from compliance.rules import SEVERITIES
 from compliance.runlock import DatabaseLock, describe_holder
 
 ANALYST_VIEWS = ("findings", "escalations", "cost_by_run", "cost_by_day_and_model",
@@ -34,8 +36,7 @@ PERSONAL_COLUMNS: dict[str, dict[str, bool]] = {
     "llm_calls": {"error": True},
     "finding_reviews": {"note": True},
 }
-SEVERITY_RANK = {"low": 1, "medium": 2, "high": 3, "critical": 4}
-DISPOSITIONS = ("open", "confirmed", "false_positive", "resolved")
+SEVERITY_RANK = SEVERITIES  # the rule packs' severities and their weights, 1 (low) to 4
 FORMATS = ("parquet", "csv")
 
 
@@ -237,8 +238,8 @@ def overview(conn: duckdb.DuckDBPyConnection, days: int = 7, unmask: bool = Fals
         [since, since],
     )
     severities = dict(conn.execute(
-        "SELECT severity, count(*) FROM findings WHERE disposition IN ('open', 'confirmed') "
-        "GROUP BY severity").fetchall())
+        "SELECT severity, count(*) FROM findings WHERE list_contains(?, disposition) "
+        "GROUP BY severity", [list(UNRESOLVED)]).fetchall())
     failed = query(
         conn,
         """

@@ -8,8 +8,9 @@ import pytest
 from compliance.db import Database, apply_migrations, close_writer, reader, writer
 from compliance.migrations import MIGRATIONS
 
-# The schema after every migration, as information_schema reports it. A new migration must
-# update this literal on purpose: a changed column type or order is a change to stored data.
+# The schema after every migration, as information_schema reports it (tables and the analysts'
+# views). A new migration must update this literal on purpose: a changed column type or order
+# is a change to stored data, and a changed view column breaks analysts' queries.
 EXPECTED_SCHEMA: dict[str, list[tuple[str, str]]] = {
     "_migrations": [
         ("name", "VARCHAR"), ("applied_at", "TIMESTAMP WITH TIME ZONE"),
@@ -107,6 +108,8 @@ EXPECTED_SCHEMA: dict[str, list[tuple[str, str]]] = {
         ("chunks_deferred", "INTEGER"), ("escalation_mode", "VARCHAR"), ("cloud_model", "VARCHAR"),
         ("spend_usd", "DECIMAL(18,9)"), ("naive_new_usd", "DECIMAL(18,9)"),
         ("naive_all_usd", "DECIMAL(18,9)"), ("escalation_note", "VARCHAR"),
+        ("escalation_windows_cached", "INTEGER"), ("escalation_windows_sent", "INTEGER"),
+        ("cache_saved_usd", "DECIMAL(18,9)"),
     ],
     "segments": [
         ("doc_id", "BIGINT"), ("seq", "INTEGER"), ("char_start", "INTEGER"),
@@ -127,6 +130,105 @@ EXPECTED_SCHEMA: dict[str, list[tuple[str, str]]] = {
         ("chunk_id", "BIGINT"), ("rules_version", "VARCHAR"), ("score", "INTEGER"),
         ("decision", "VARCHAR"), ("reasons", "JSON"), ("escalation_status", "VARCHAR"),
         ("run_id", "VARCHAR"),
+    ],
+    "cache_efficiency": [
+        ("run_id", "VARCHAR"), ("started_at", "TIMESTAMP WITH TIME ZONE"), ("status",
+        "VARCHAR"), ("summaries_done", "INTEGER"), ("summaries_cached", "INTEGER"),
+        ("summary_hit_rate", "DOUBLE"), ("escalation_windows_sent", "INTEGER"),
+        ("escalation_windows_cached", "INTEGER"), ("escalation_hit_rate", "DOUBLE"),
+        ("cache_saved_usd", "DECIMAL(19,9)"),
+    ],
+    "cost_by_day_and_model": [
+        ("day", "DATE"), ("provider", "VARCHAR"), ("model", "VARCHAR"), ("calls", "BIGINT"),
+        ("failed_calls", "BIGINT"), ("input_tokens", "HUGEINT"), ("output_tokens",
+        "HUGEINT"), ("cache_write_tokens", "HUGEINT"), ("cache_read_tokens", "HUGEINT"),
+        ("seconds", "DOUBLE"), ("cost_usd", "DECIMAL(38,9)"),
+    ],
+    "cost_by_run": [
+        ("run_id", "VARCHAR"), ("started_at", "TIMESTAMP WITH TIME ZONE"), ("finished_at",
+        "TIMESTAMP WITH TIME ZONE"), ("status", "VARCHAR"), ("orchestrator", "VARCHAR"),
+        ("escalation_mode", "VARCHAR"), ("local_calls", "BIGINT"), ("local_seconds",
+        "DOUBLE"), ("local_cost_usd", "DECIMAL(38,9)"), ("cloud_calls", "BIGINT"),
+        ("cloud_failed_calls", "BIGINT"), ("cloud_input_tokens", "HUGEINT"),
+        ("cloud_output_tokens", "HUGEINT"), ("cloud_cost_usd", "DECIMAL(38,9)"),
+        ("total_cost_usd", "DECIMAL(38,9)"),
+    ],
+    "document_status": [
+        ("doc_id", "BIGINT"), ("source_root", "VARCHAR"), ("rel_path", "VARCHAR"),
+        ("version", "INTEGER"), ("format", "VARCHAR"), ("status", "VARCHAR"), ("error",
+        "VARCHAR"), ("page_count", "INTEGER"), ("language", "VARCHAR"), ("size_bytes",
+        "BIGINT"), ("duplicate_of", "BIGINT"), ("chunks", "BIGINT"), ("chunks_summarized",
+        "BIGINT"), ("chunks_flagged", "BIGINT"), ("windows_escalated", "BIGINT"),
+        ("windows_judged", "BIGINT"), ("windows_waiting", "BIGINT"), ("has_summary",
+        "BOOLEAN"), ("findings", "BIGINT"), ("open_findings", "BIGINT"), ("open_critical",
+        "BIGINT"), ("open_high", "BIGINT"), ("open_medium", "BIGINT"), ("open_low",
+        "BIGINT"), ("risk_verdict", "VARCHAR"), ("first_run_id", "VARCHAR"),
+        ("last_seen_run_id", "VARCHAR"),
+    ],
+    "escalations": [
+        ("window_id", "BIGINT"), ("run_id", "VARCHAR"), ("doc_id", "BIGINT"),
+        ("source_root", "VARCHAR"), ("rel_path", "VARCHAR"), ("version", "INTEGER"),
+        ("is_current", "BOOLEAN"), ("chunk_id", "BIGINT"), ("rules_version", "VARCHAR"),
+        ("char_start", "INTEGER"), ("char_end", "INTEGER"), ("window_chars", "INTEGER"),
+        ("rule_ids", "JSON"), ("categories", "JSON"), ("status", "VARCHAR"), ("model",
+        "VARCHAR"), ("is_finding", "BOOLEAN"), ("verdict_category", "VARCHAR"),
+        ("verdict_severity", "VARCHAR"), ("rationale", "VARCHAR"), ("recommended_action",
+        "VARCHAR"), ("call_id", "BIGINT"), ("answered_in_run_id", "VARCHAR"),
+        ("answered_from_cache", "BOOLEAN"), ("batch_id", "VARCHAR"), ("call_cost_usd",
+        "DECIMAL(18,9)"), ("windows_in_call", "BIGINT"), ("cost_share_usd", "DECIMAL(18,9)"),
+    ],
+    "finding_detections": [
+        ("finding_key", "VARCHAR"), ("doc_id", "BIGINT"), ("chunk_id", "BIGINT"),
+        ("source_root", "VARCHAR"), ("rel_path", "VARCHAR"), ("version", "INTEGER"),
+        ("detected_by", "VARCHAR"), ("detector", "VARCHAR"), ("category", "VARCHAR"),
+        ("severity", "VARCHAR"), ("severity_rank", "INTEGER"), ("quote", "VARCHAR"),
+        ("char_start", "INTEGER"), ("char_end", "INTEGER"), ("page", "INTEGER"),
+        ("rationale", "VARCHAR"), ("recommended_action", "VARCHAR"), ("rules_version",
+        "VARCHAR"), ("run_id", "VARCHAR"), ("window_id", "BIGINT"), ("escalation_verdict",
+        "VARCHAR"),
+    ],
+    "finding_ids": [
+        ("finding_id", "BIGINT"), ("finding_key", "VARCHAR"), ("source_root", "VARCHAR"),
+        ("rel_path", "VARCHAR"), ("first_seen_run_id", "VARCHAR"), ("first_seen_at",
+        "TIMESTAMP WITH TIME ZONE"),
+    ],
+    "finding_reviews": [
+        ("review_id", "BIGINT"), ("finding_id", "BIGINT"), ("doc_id", "BIGINT"),
+        ("from_disposition", "VARCHAR"), ("to_disposition", "VARCHAR"), ("note", "VARCHAR"),
+        ("reviewer", "VARCHAR"), ("reviewed_at", "TIMESTAMP WITH TIME ZONE"),
+    ],
+    "findings": [
+        ("finding_id", "BIGINT"), ("doc_id", "BIGINT"), ("chunk_id", "BIGINT"),
+        ("source_root", "VARCHAR"), ("rel_path", "VARCHAR"), ("version", "INTEGER"),
+        ("page", "INTEGER"), ("detected_by", "VARCHAR"), ("detector", "VARCHAR"),
+        ("category", "VARCHAR"), ("severity", "VARCHAR"), ("severity_rank", "INTEGER"),
+        ("quote", "VARCHAR"), ("occurrences", "BIGINT"), ("rationale", "VARCHAR"),
+        ("recommended_action", "VARCHAR"), ("escalation_verdict", "VARCHAR"), ("window_id",
+        "BIGINT"), ("disposition", "VARCHAR"), ("reviews", "BIGINT"), ("last_reviewer",
+        "VARCHAR"), ("last_reviewed_at", "TIMESTAMP WITH TIME ZONE"), ("first_seen_run_id",
+        "VARCHAR"), ("first_seen_at", "TIMESTAMP WITH TIME ZONE"), ("rules_version",
+        "VARCHAR"), ("finding_key", "VARCHAR"),
+    ],
+    "rule_precision": [
+        ("rule_id", "VARCHAR"), ("category", "VARCHAR"), ("severity", "VARCHAR"),
+        ("findings", "BIGINT"), ("open", "BIGINT"), ("confirmed", "BIGINT"),
+        ("false_positive", "BIGINT"), ("resolved", "BIGINT"), ("reviewed_precision",
+        "DOUBLE"), ("model_confirmed", "BIGINT"), ("model_dismissed", "BIGINT"),
+    ],
+    "savings_by_run": [
+        ("run_id", "VARCHAR"), ("started_at", "TIMESTAMP WITH TIME ZONE"), ("status",
+        "VARCHAR"), ("escalation_mode", "VARCHAR"), ("cloud_model", "VARCHAR"),
+        ("spend_usd", "DECIMAL(19,9)"), ("naive_new_usd", "DECIMAL(18,9)"),
+        ("naive_all_usd", "DECIMAL(18,9)"), ("cache_saved_usd", "DECIMAL(19,9)"),
+        ("saved_by_dedupe_usd", "DECIMAL(19,9)"), ("saved_by_routing_usd", "DECIMAL(21,9)"),
+        ("saved_total_usd", "DECIMAL(20,9)"), ("saved_share", "DOUBLE"),
+    ],
+    "search_items": [
+        ("item_kind", "VARCHAR"), ("item_key", "VARCHAR"), ("term_count", "INTEGER"),
+    ],
+    "search_postings": [
+        ("term", "VARCHAR"), ("item_kind", "VARCHAR"), ("item_key", "VARCHAR"), ("tf",
+        "INTEGER"),
     ],
 }
 
