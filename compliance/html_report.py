@@ -240,10 +240,9 @@ def _run_rows(conn: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date,
         saving, cache, count = savings.get(run_id, {}), caches.get(run_id, {}), counts[run_id]
         spend = _dec(saving.get("spend_usd"))
         naive_all = _opt_dec(saving.get("naive_all_usd"))
-        note = count["escalation_note"]
-        # As in the run summary: when nothing went out (no key, key rejected, escalation off)
-        # the counterfactuals are estimates of work not done, not savings.
-        claimed = bool(naive_all) and not (note and not spend)
+        # The view's rule, as in the run summary: when nothing went out (no key, key rejected,
+        # escalation off) the counterfactuals are estimates of work not done, not savings.
+        claimed = bool(saving.get("savings_claimed"))
         share = saving.get("saved_share")
         runs.append(RunRow(
             run_id=run_id, started_at=cost["started_at"], status=str(cost["status"] or ""),
@@ -265,7 +264,7 @@ def _run_rows(conn: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date,
             windows_sent=_int(cache.get("escalation_windows_sent")),
             windows_cached=_int(cache.get("escalation_windows_cached")),
             escalation_hit_rate=cache.get("escalation_hit_rate"),
-            note=_private(note, unmask)))
+            note=_private(count["escalation_note"], unmask)))
     runs.sort(key=lambda run: run.started_at, reverse=True)
     return runs
 

@@ -107,13 +107,16 @@ def test_views_answer_their_questions(analyst_db):
     providers = {r[0] for r in query(db, "SELECT DISTINCT provider FROM cost_by_day_and_model")}
     assert providers == {"local", "anthropic"}
 
-    # savings_by_run: the parts add up to the whole, run by run
-    for row in query(db, "SELECT naive_all_usd, spend_usd, saved_by_dedupe_usd, "
-                         "saved_by_routing_usd, cache_saved_usd, saved_total_usd "
-                         "FROM savings_by_run"):
-        naive_all, spend, dedupe, routing, cache, total = row
-        assert total == naive_all - spend
-        assert dedupe + routing + cache == total
+    # savings_by_run: nothing claimed for the run without a key (nothing went out); for the
+    # escalating run the parts add up to the whole
+    rows = query(db, "SELECT savings_claimed, naive_all_usd, spend_usd, saved_by_dedupe_usd, "
+                     "saved_by_routing_usd, cache_saved_usd, saved_total_usd "
+                     "FROM savings_by_run ORDER BY started_at")
+    assert [row[0] for row in rows] == [False, True]
+    assert rows[0][3:] == (None, None, None, None)
+    _, naive_all, spend, dedupe, routing, cache, total = rows[1]
+    assert spend > 0 and total == naive_all - spend
+    assert dedupe + routing + cache == total
 
     # document_status: the corrupt sample is not assessed (never "no findings"); risk verdicts
     status = {r[0]: r[1:] for r in query(
