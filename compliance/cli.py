@@ -62,20 +62,23 @@ _WAIT = typer.Option(help="Wait while another run writes the same database (--no
 
 def _hold_database(db: Path, wait: bool, run: str) -> DatabaseLock:
     """The database's lock for this command, waiting (and saying so) while another run has it."""
-    from compliance.runlock import DatabaseLock, describe_holder
+    from compliance.runlock import DatabaseHeldError, hold_lock
 
-    lock = DatabaseLock(db)
-    if lock.try_acquire(run):
-        return lock
-    holder = describe_holder(lock.holder())
-    if not wait:
-        typer.echo(f"error: {db} is being written by {holder}; not waiting (--no-wait). "
-                   "Try again when that run has finished.", err=True)
-        raise typer.Exit(2)
-    typer.echo(f"waiting: {db} is being written by {holder}; this run starts when that one has "
-               "finished (Ctrl-C to give up; --no-wait refuses instead)", err=True)
-    lock.acquire(run)
-    typer.echo(f"{db} is free: starting", err=True)
+    waited = []
+
+    def say_waiting(held_by: str) -> None:
+        waited.append(held_by)
+        typer.echo(f"waiting: {held_by}; this run starts when that one has finished (Ctrl-C to "
+                   "give up; --no-wait refuses instead)", err=True)
+
+    try:
+        lock = hold_lock(db, run, wait, on_wait=say_waiting)
+    except DatabaseHeldError as exc:
+        typer.echo(f"error: {exc}; not waiting (--no-wait). Try again when that run has "
+                   "finished.", err=True)
+        raise typer.Exit(2) from None
+    if waited:
+        typer.echo(f"{db} is free: starting", err=True)
     return lock
 
 

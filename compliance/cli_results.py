@@ -234,21 +234,16 @@ def review(
     from compliance import db as database
     from compliance.findings import ReviewError, review_finding, review_history
     from compliance.results import ResultsUnavailableError, open_results
-    from compliance.runlock import DatabaseLock, describe_holder
+    from compliance.runlock import DatabaseHeldError, hold_lock
 
     try:
         open_results(db).close()  # missing file or older schema: say so before locking
+        lock = hold_lock(db, f"compliance review {finding_id} by {reviewer}", wait,
+                         on_wait=lambda held_by: typer.echo(f"waiting: {held_by}", err=True))
     except ResultsUnavailableError as exc:
         raise _fail(str(exc)) from None
-    lock = DatabaseLock(db)
-    who = f"compliance review {finding_id} by {reviewer}"
-    if not lock.try_acquire(who):
-        if not wait:
-            raise _fail(f"{db} is being written by {describe_holder(lock.holder())}; try again "
-                        "when it has finished (or --wait)")
-        typer.echo(f"waiting: {db} is being written by {describe_holder(lock.holder())}",
-                   err=True)
-        lock.acquire(who)
+    except DatabaseHeldError as exc:
+        raise _fail(f"{exc}; try again when it has finished (or --wait)") from None
     try:
         writer = database.writer(db)
         with writer.transaction() as cur:
@@ -391,8 +386,6 @@ def search(
     from compliance import search as searching
     from compliance.results import mask_value
 
-    if kind not in (None, "chunk", "summary"):
-        raise _fail("--kind must be 'chunk' or 'summary'", code=1)
     with _reading(db) as conn:
         try:
             hits = searching.search(conn, text, limit=limit, kind=kind)

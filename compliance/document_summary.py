@@ -18,7 +18,7 @@ import duckdb
 
 from compliance import db as database
 from compliance.results import ResultsBusyError, open_results
-from compliance.runlock import DatabaseLock, describe_holder
+from compliance.runlock import hold_lock
 
 
 class DocumentNotFoundError(LookupError):
@@ -150,13 +150,8 @@ def summarize_now(db_path: Path, document: DocumentRef, model: str | None = None
         raise NotSummarizableError(
             f"{document.rel_path} was not read ({document.status}: {document.error or 'no text'})"
             ": there is no text to summarize")
-    lock = DatabaseLock(db_path)
-    if not lock.try_acquire(f"compliance summary {document.doc_id} (pid {os.getpid()})"):
-        if not wait:
-            raise database.DatabaseBusyError(
-                f"{db_path} is being written by {describe_holder(lock.holder())}")
-        on_wait(f"{db_path} is being written by {describe_holder(lock.holder())}")
-        lock.acquire(f"compliance summary {document.doc_id} (pid {os.getpid()})")
+    lock = hold_lock(db_path, f"compliance summary {document.doc_id} (pid {os.getpid()})", wait,
+                     on_wait)
     started = time.perf_counter()
     try:
         db = _open_writer(db_path)

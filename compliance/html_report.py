@@ -22,10 +22,16 @@ import duckdb
 
 from compliance.findings import UNRESOLVED
 from compliance.masking import mask
-from compliance.results import mask_quote, personal_data_rules, usd
+from compliance.results import (
+    SEVERITY_RANK,
+    failed_documents,
+    mask_quote,
+    open_findings_by_severity,
+    personal_data_rules,
+    usd,
+)
 
-SEVERITIES = ("critical", "high", "medium", "low")
-READABLE = ("ok", "partial", "duplicate")
+SEVERITIES = tuple(reversed(SEVERITY_RANK))  # most severe first
 TOP_FINDINGS = 50
 RUNS_SHOWN = 20
 WINDOW_STATUSES = ("done", "sent", "pending", "deferred", "failed")
@@ -298,15 +304,6 @@ def _corpus_chunks(conn: duckdb.DuckDBPyConnection) -> tuple[int, int]:
     return int(total), int(sent)
 
 
-def _open_by_severity(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    counts = {severity: 0 for severity in SEVERITIES}
-    for severity, count in conn.execute(
-            "SELECT severity, count(*) FROM findings WHERE disposition IN (?, ?) "
-            "GROUP BY severity", list(UNRESOLVED)).fetchall():
-        counts[str(severity)] = int(count)
-    return counts
-
-
 def _top_findings(conn: duckdb.DuckDBPyConnection, unmask: bool) -> list[FindingRow]:
     rows = _records(conn, "SELECT * FROM findings WHERE disposition IN (?, ?) "
                           "ORDER BY severity_rank DESC, occurrences DESC, rel_path, finding_id "
@@ -326,12 +323,10 @@ def _top_findings(conn: duckdb.DuckDBPyConnection, unmask: bool) -> list[Finding
 
 
 def _failed_documents(conn: duckdb.DuckDBPyConnection, unmask: bool) -> list[FailedDocument]:
-    rows = _records(conn, "SELECT * FROM document_status WHERE status NOT IN (?, ?, ?) "
-                          "ORDER BY rel_path, version", list(READABLE))
     return [FailedDocument(rel_path=_private(r["rel_path"], unmask), version=_int(r["version"]),
                            format=str(r["format"] or ""), status=str(r["status"] or ""),
                            error=_private(r["error"], unmask))
-            for r in rows]
+            for r in failed_documents(conn).records()]
 
 
 def build_report_data(conn: duckdb.DuckDBPyConnection, unmask: bool = False,
@@ -346,7 +341,7 @@ def build_report_data(conn: duckdb.DuckDBPyConnection, unmask: bool = False,
         unmasked=unmask, spend=spend, runs=runs,
         windows=_window_counts(conn, [run.run_id for run in runs]),
         chunks_current=chunks_current, chunks_current_sent=chunks_current_sent,
-        open_by_severity=_open_by_severity(conn), top_findings=_top_findings(conn, unmask),
+        open_by_severity=open_findings_by_severity(conn), top_findings=_top_findings(conn, unmask),
         failed_documents=_failed_documents(conn, unmask))
 
 

@@ -22,8 +22,8 @@ from compliance.migrations import MIGRATIONS
 from compliance.rules import SEVERITIES
 from compliance.runlock import DatabaseLock, describe_holder
 
-ANALYST_VIEWS = ("findings", "escalations", "cost_by_run", "cost_by_day_and_model",
-                 "savings_by_run", "document_status", "cache_efficiency", "rule_precision")
+ANALYST_VIEWS = ("findings", "document_status", "escalations", "cost_by_run",
+                 "cost_by_day_and_model", "savings_by_run", "cache_efficiency", "rule_precision")
 EXPORTED = (*ANALYST_VIEWS, "runs", "llm_calls", "finding_reviews")
 # Columns that can carry personal data, masked in exports and reports unless unmasked; True
 # also masks person names (spaCy), which is slower and only worth it for free text.
@@ -38,6 +38,7 @@ PERSONAL_COLUMNS: dict[str, dict[str, bool]] = {
 }
 SEVERITY_RANK = SEVERITIES  # the rule packs' severities and their weights, 1 (low) to 4
 FORMATS = ("parquet", "csv")
+NOT_FAILED = ("ok", "partial", "duplicate", "removed")
 
 
 class ResultsUnavailableError(RuntimeError):
@@ -130,13 +131,25 @@ def mask_quote(quote: str | None, detected_by: str | None, detector: str | None,
 
 
 def mask_table(view: str, table: Table) -> Table:
-    """Mask the personal-data columns of a view's rows."""
+    """Mask the personal-data columns of a view's rows (a finding's quote by its rule)."""
     personal = PERSONAL_COLUMNS.get(view, {})
     if not personal:
         return table
-    plan = [personal.get(column) for column in table.columns]
-    rows = [tuple(value if names is None else mask_value(value, names)
-                  for value, names in zip(row, plan, strict=True)) for row in table.rows]
+    at = {column: i for i, column in enumerate(table.columns)}
+    by_rule = (personal_data_rules()
+               if view == "findings" and {"quote", "detected_by", "detector"} <= at.keys()
+               else None)
+
+    def masked(row: tuple[Any, ...], column: str, value: Any) -> Any:
+        if column not in personal:
+            return value
+        if by_rule is not None and column == "quote":
+            return mask_quote(value, row[at["detected_by"]], row[at["detector"]], by_rule)
+        return mask_value(value, personal[column])
+
+    rows = [tuple(masked(row, column, value)
+                  for column, value in zip(table.columns, row, strict=True))
+            for row in table.rows]
     return Table(table.columns, rows)
 
 
@@ -172,16 +185,22 @@ def list_findings(conn: duckdb.DuckDBPyConnection, chosen: FindingFilter,
         [SEVERITY_RANK.get(chosen.min_severity or "low", 1), chosen.since, chosen.since,
          chosen.disposition, chosen.disposition, chosen.limit],
     )
-    if unmask:
-        return table
-    personal = personal_data_rules()
-    masked = mask_table("findings", table)
-    at = {column: i for i, column in enumerate(table.columns)}
-    rows = [tuple(mask_quote(raw[at["quote"]], raw[at["detected_by"]], raw[at["detector"]],
-                             personal) if i == at["quote"] else value
-                  for i, value in enumerate(row))
-            for raw, row in zip(table.rows, masked.rows, strict=True)]
-    return Table(table.columns, rows)
+    return table if unmask else mask_table("findings", table)
+
+
+def open_findings_by_severity(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Unresolved (open or confirmed) findings per severity, most severe first, zeros kept."""
+    counts = dict(conn.execute(
+        "SELECT severity, count(*) FROM findings WHERE list_contains(?, disposition) "
+        "GROUP BY severity", [list(UNRESOLVED)]).fetchall())
+    return {severity: int(counts.get(severity, 0)) for severity in reversed(SEVERITY_RANK)}
+
+
+def failed_documents(conn: duckdb.DuckDBPyConnection) -> Table:
+    """Current documents that could not be read, with the reason (removed files are not)."""
+    return query(conn, "SELECT rel_path, version, format, status, error FROM document_status "
+                       "WHERE NOT list_contains(?, status) ORDER BY rel_path, version",
+                 [list(NOT_FAILED)])
 
 
 @dataclass(frozen=True)
@@ -237,20 +256,11 @@ def overview(conn: duckdb.DuckDBPyConnection, days: int = 7, unmask: bool = Fals
         """,
         [since, since],
     )
-    severities = dict(conn.execute(
-        "SELECT severity, count(*) FROM findings WHERE list_contains(?, disposition) "
-        "GROUP BY severity", [list(UNRESOLVED)]).fetchall())
-    failed = query(
-        conn,
-        """
-        SELECT rel_path, format, status, error FROM document_status
-        WHERE status NOT IN ('ok', 'partial', 'duplicate', 'removed') ORDER BY rel_path
-        """,
-    )
+    failed = failed_documents(conn)
     return Overview(
         last_run=last[0] if last else None,
         days=per_day,
-        open_by_severity={s: int(severities.get(s, 0)) for s in reversed(SEVERITY_RANK)},
+        open_by_severity=open_findings_by_severity(conn),
         failed_documents=failed if unmask else mask_table("document_status", failed),
     )
 

@@ -22,11 +22,17 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
+from compliance.db import DatabaseBusyError
+
 POLL_SECONDS = 0.5
 
 
 class DatabaseLockTimeoutError(TimeoutError):
     """Another run kept the results database longer than this run was told to wait."""
+
+
+class DatabaseHeldError(DatabaseBusyError):
+    """Another process holds the database's lock and the caller chose not to wait."""
 
 
 def limit_name(db_path: Path | str) -> str:
@@ -115,6 +121,23 @@ class DatabaseLock:
         except (OSError, ValueError):
             return None
         return data if isinstance(data, dict) else None
+
+
+def hold_lock(db_path: Path | str, run: str, wait: bool,
+              on_wait: Callable[[str], None] = lambda why: None) -> DatabaseLock:
+    """The database's lock file, taken now or after waiting for its holder (on_wait is told who).
+
+    With wait=False a holder raises DatabaseHeldError naming it, for commands that refuse.
+    """
+    lock = DatabaseLock(db_path)
+    if lock.try_acquire(run):
+        return lock
+    held_by = f"{db_path} is being written by {describe_holder(lock.holder())}"
+    if not wait:
+        raise DatabaseHeldError(held_by)
+    on_wait(held_by)
+    lock.acquire(run)
+    return lock
 
 
 def ensure_concurrency_limit(name: str) -> None:

@@ -14,11 +14,11 @@ from pathlib import Path
 import duckdb
 
 from compliance.paths import PROJECT_ROOT
+from compliance.results import ANALYST_VIEWS
 
 SCHEMA_DOC = PROJECT_ROOT / "docs" / "schema.md"
-ANALYST_VIEWS = ("findings", "document_status", "escalations", "cost_by_run",
-                 "cost_by_day_and_model", "savings_by_run", "cache_efficiency", "rule_precision",
-                 "finding_detections")
+# What analysts query, first; then the view the others are built on.
+VIEW_ORDER = (*ANALYST_VIEWS, "finding_detections")
 
 
 def _cell(text: str | None) -> str:
@@ -51,8 +51,8 @@ def render_schema(conn: duckdb.DuckDBPyConnection) -> str:
         "AND NOT internal").fetchall())
     tables = dict(conn.execute(
         "SELECT table_name, comment FROM duckdb_tables() WHERE schema_name = 'main'").fetchall())
-    ordered_views = [v for v in ANALYST_VIEWS if v in views] + sorted(
-        v for v in views if v not in ANALYST_VIEWS)
+    ordered_views = [v for v in VIEW_ORDER if v in views] + sorted(
+        v for v in views if v not in VIEW_ORDER)
     lines = [
         "# The results database",
         "",

@@ -19,6 +19,7 @@ from prefect.artifacts import (
     update_progress_artifact,
 )
 
+from compliance import progress
 from compliance.masking import mask
 
 REPORT_KEY = "compliance-run-report"
@@ -26,6 +27,8 @@ COUNTS_KEY = "compliance-run-counts"
 FAILED_KEY = "compliance-failed-documents"
 FINDINGS_KEY = "compliance-top-findings"
 PROGRESS_KEY = "compliance-progress"
+# The share of the progress bar (start %, end %) that each counted stage moves through.
+STAGE_SHARES = {progress.PARSE: (5.0, 35.0), progress.SUMMARIZE: (60.0, 95.0)}
 ARTIFACT_KEYS = (REPORT_KEY, COUNTS_KEY, FAILED_KEY, FINDINGS_KEY, PROGRESS_KEY)
 
 # (measure, column of tasks.report.run_counts) in the order the counts table shows them.
@@ -221,6 +224,11 @@ class RunProgress:
             self._published = self.percent
         except Exception as exc:
             get_run_logger().warning("progress artifact not updated: %s", exc)
+
+    def follow(self, stage: str, done: int, total: int) -> None:
+        """Move the bar through a stage's share of the run as its counts come in."""
+        if stage in STAGE_SHARES:
+            self.between(*STAGE_SHARES[stage])(done, total)
 
     def between(self, start: float, end: float) -> Callable[[int, int], None]:
         """A callback (done, total) that moves the bar from start to end."""

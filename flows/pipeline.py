@@ -70,8 +70,8 @@ def take_inventory(params: PipelineParams) -> inventory.Inventory:
 
 
 @task(name="ingest-documents", **_TASK)
-def ingest_documents(params: PipelineParams, run_id: str, plan: inventory.Inventory,
-                     progress: artifacts.RunProgress | None = None) -> ingest.IngestResult:
+def ingest_documents(params: PipelineParams, run_id: str,
+                     plan: inventory.Inventory) -> ingest.IngestResult:
     """Hash, dedupe, parse and store new and changed files; mark vanished ones removed."""
     logger = get_run_logger()
     db = database.writer(params.db_path)
@@ -88,8 +88,6 @@ def ingest_documents(params: PipelineParams, run_id: str, plan: inventory.Invent
         logger.info(message)
         done += 1
         stage_progress.report(stage_progress.PARSE, min(done, files), files)
-        if progress is not None:
-            progress.between(5, 35)(min(done, files), files)
 
     result = ingest.ingest_files(db, run_id, Path(params.source), plan.new, plan.suspect,
                                  settings, progress=report_file)
@@ -192,18 +190,16 @@ def register_findings(params: PipelineParams, run_id: str) -> int:
 
 
 @task(name="summarize-chunks", **_TASK)
-def summarize_pending(params: PipelineParams, run_id: str,
-                      progress: artifacts.RunProgress | None = None) -> summarize.SummarizeResult:
+def summarize_pending(params: PipelineParams, run_id: str) -> summarize.SummarizeResult:
     """Summarize pending chunks, then documents, within the local compute budget."""
     logger = get_run_logger()
     db = database.writer(params.db_path)
     spec = resolve_model(params.model)
     verify_model_file(spec)
     budget = summarize.LocalBudget(params.local_budget_seconds)
-    tick = progress.between(60, 95) if progress is not None else (lambda done, total: None)
     with model_calls(params, spec) as calls:
         result = summarize.summarize_chunks(db, run_id, spec, calls, budget,
-                                            progress=logger.info, tick=tick)
+                                            progress=logger.info)
         summarize.summarize_documents(db, run_id, spec, calls, budget, result)
     if result.workers:
         logger.info("model calls ran on %s",
@@ -335,74 +331,76 @@ def _run(params: PipelineParams, flow_run_id: str | None) -> dict[str, Any]:
     database.writer(params.db_path)  # opened (and migrated) before the run is recorded
     open_run_record(params, run_id)
     progress = artifacts.RunProgress(run_id)
-    stage = "take-inventory"
-    try:
-        plan = _stage(take_inventory, params)(params)
-        progress.set(5)
-        stage = "ingest-documents"
-        ingested = _stage(ingest_documents, params)(params, run_id, plan, progress)
-        progress.set(35)
-        stage = "chunk-documents"
-        chunks_new = _stage(chunk_documents, params)(params, run_id)
-        progress.set(40)
-        stage = "flag-chunks"
-        flagged = _stage(flag_chunks, params)(params, run_id)
-        progress.set(50)
-        stage = "escalate-flagged"
-        escalated = _stage(escalate_flagged, params)(params, run_id)
-        stage = "register-findings"
-        _stage(register_findings, params)(params, run_id)
-        progress.set(60)
-        summarized = summarize.SummarizeResult()
-        if params.summarize == "all":
-            stage = "summarize-chunks"
-            summarized = _stage(summarize_pending, params)(params, run_id, progress)
-        progress.set(95)
-        stage = "index-for-search"
-        _stage(index_for_search, params)(params, run_id)
-        stage = "link-near-duplicates"
-        _stage(link_near_duplicates, params)(params, run_id)
-        counts = {
-            "files_seen": len(plan.new) + len(plan.suspect) + len(plan.unchanged),
-            "docs_new": ingested.new,
-            "docs_changed": ingested.changed,
-            "docs_unchanged": ingested.unchanged,
-            "docs_duplicate": ingested.duplicate,
-            "docs_failed": ingested.failed,
-            "docs_removed": ingested.removed,
-            "chunks_new": chunks_new,
-            "summaries_done": summarized.chunks_done,
-            "summaries_cached": summarized.cache_hits,
-            "model_calls": summarized.model_calls,
-            "local_model_seconds": round(summarized.model_seconds, 3),
-            "chunks_flagged": flagged.chunks_flagged,
-            "escalation_mode": params.escalation,
-            "cloud_model": params.cloud_model,
-            "escalation_note": escalated.note,
-            **escalation_counts(params, escalated),
-        }
-        stage = "record-spend"
-        counts |= _stage(record_spend, params)(params, run_id)
-        stage = "close-run"
-        summary = _stage(close_run_record, params)(params, run_id, counts)
-        stage = "publish-report"
-        publish_report(read_report(params, run_id, summary))
-        progress.set(100)
-    except Exception as exc:
-        error = masking.mask(f"{type(exc).__name__}: {exc}", names=True)[:1000]
-        if stage == "publish-report":  # the database has the whole run; only the report is lost
+    # Stages report counts (compliance.progress); the artifact follows them, as CLI bars do.
+    with stage_progress.listening(progress.follow):
+        stage = "take-inventory"
+        try:
+            plan = _stage(take_inventory, params)(params)
+            progress.set(5)
+            stage = "ingest-documents"
+            ingested = _stage(ingest_documents, params)(params, run_id, plan)
+            progress.set(35)
+            stage = "chunk-documents"
+            chunks_new = _stage(chunk_documents, params)(params, run_id)
+            progress.set(40)
+            stage = "flag-chunks"
+            flagged = _stage(flag_chunks, params)(params, run_id)
+            progress.set(50)
+            stage = "escalate-flagged"
+            escalated = _stage(escalate_flagged, params)(params, run_id)
+            stage = "register-findings"
+            _stage(register_findings, params)(params, run_id)
+            progress.set(60)
+            summarized = summarize.SummarizeResult()
+            if params.summarize == "all":
+                stage = "summarize-chunks"
+                summarized = _stage(summarize_pending, params)(params, run_id)
+            progress.set(95)
+            stage = "index-for-search"
+            _stage(index_for_search, params)(params, run_id)
+            stage = "link-near-duplicates"
+            _stage(link_near_duplicates, params)(params, run_id)
+            counts = {
+                "files_seen": len(plan.new) + len(plan.suspect) + len(plan.unchanged),
+                "docs_new": ingested.new,
+                "docs_changed": ingested.changed,
+                "docs_unchanged": ingested.unchanged,
+                "docs_duplicate": ingested.duplicate,
+                "docs_failed": ingested.failed,
+                "docs_removed": ingested.removed,
+                "chunks_new": chunks_new,
+                "summaries_done": summarized.chunks_done,
+                "summaries_cached": summarized.cache_hits,
+                "model_calls": summarized.model_calls,
+                "local_model_seconds": round(summarized.model_seconds, 3),
+                "chunks_flagged": flagged.chunks_flagged,
+                "escalation_mode": params.escalation,
+                "cloud_model": params.cloud_model,
+                "escalation_note": escalated.note,
+                **escalation_counts(params, escalated),
+            }
+            stage = "record-spend"
+            counts |= _stage(record_spend, params)(params, run_id)
+            stage = "close-run"
+            summary = _stage(close_run_record, params)(params, run_id, counts)
+            stage = "publish-report"
+            publish_report(read_report(params, run_id, summary))
+            progress.set(100)
+        except Exception as exc:
+            error = masking.mask(f"{type(exc).__name__}: {exc}", names=True)[:1000]
+            if stage == "publish-report":  # the database has the whole run; only the report is lost
+                raise PipelineRunError(
+                    f"run {run_id} completed and is stored, but its report could not be published "
+                    f"as artifacts: {error}") from exc
+            _record_failure(params, run_id, error)
             raise PipelineRunError(
-                f"run {run_id} completed and is stored, but its report could not be published "
-                f"as artifacts: {error}") from exc
-        _record_failure(params, run_id, error)
-        raise PipelineRunError(
-            f"run {run_id} failed in {stage}: {error.rstrip('.')}. Work stored before the "
-            "failure is kept; the next run resumes from it.") from exc
-    except BaseException as exc:  # interrupted or cancelled: record it, change nothing else
-        _record_failure(params, run_id, f"{type(exc).__name__}: {exc}"[:1000], publish=False)
-        raise
-    finally:
-        database.close_writer(params.db_path)
+                f"run {run_id} failed in {stage}: {error.rstrip('.')}. Work stored before the "
+                "failure is kept; the next run resumes from it.") from exc
+        except BaseException as exc:  # interrupted or cancelled: record it, change nothing else
+            _record_failure(params, run_id, f"{type(exc).__name__}: {exc}"[:1000], publish=False)
+            raise
+        finally:
+            database.close_writer(params.db_path)
     print(summary)
     return {"run_id": run_id, "flow_run_id": flow_run_id, "summary": summary,
             "summary_workers": dict(summarized.workers),

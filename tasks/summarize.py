@@ -356,7 +356,6 @@ def pending_chunk_groups(cur: duckdb.DuckDBPyConnection, doc_ids: list[int] | No
 def summarize_chunks(db: Database, run_id: str, spec: ModelSpec, calls: ModelCalls,
                      budget: LocalBudget,
                      progress: Callable[[str], None] = lambda message: None,
-                     tick: Callable[[int, int], None] = lambda done, total: None,
                      doc_ids: list[int] | None = None) -> SummarizeResult:
     """Summarize each distinct pending chunk text once: from the cache, or the model in budget.
 
@@ -400,7 +399,6 @@ def summarize_chunks(db: Database, run_id: str, spec: ModelSpec, calls: ModelCal
     def advance() -> None:
         nonlocal handled
         handled += 1
-        tick(handled, len(groups))
         stage_progress.report(stage_progress.SUMMARIZE, handled, len(groups))
         if handled % 10 == 0:
             progress(f"summarized {handled}/{len(groups)} distinct chunks")

@@ -104,10 +104,9 @@ def analyst_db(samples_run, tmp_path_factory):
     run over the same samples that escalates in sync mode to the local fake Anthropic API, so
     every view has rows: two runs, cloud and local calls, windows, model findings, cache counts.
     """
-    from fake_anthropic import FakeAnthropicServer
-
     from compliance.params import PipelineParams
     from flows.pipeline import compliance_pipeline
+    from tests.fake_anthropic import FakeAnthropicServer
 
     source, first_db, _ = samples_run
     db_path = tmp_path_factory.mktemp("analyst") / "results.duckdb"

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from fake_anthropic import FakeAnthropicServer
 from helpers import query, run_pipeline, scalar
 from typer.testing import CliRunner
 
@@ -26,6 +25,7 @@ from compliance.cli import app
 from compliance.db import reader
 from compliance.results import ANALYST_VIEWS
 from compliance.schema_doc import SCHEMA_DOC, fresh_schema, undocumented
+from tests.fake_anthropic import FakeAnthropicServer
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "data" / "samples"
