@@ -94,8 +94,9 @@ def query(conn: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = 
 
 def run_readonly_sql(conn: duckdb.DuckDBPyConnection, sql: str) -> Table:
     """An analyst's query: no writes (read-only file), no files read or written, no ATTACH."""
-    conn.execute("SET enable_external_access = false")
-    conn.execute("SET lock_configuration = true")
+    if not conn.execute("SELECT current_setting('lock_configuration')").fetchone()[0]:
+        conn.execute("SET enable_external_access = false")
+        conn.execute("SET lock_configuration = true")
     return query(conn, sql)
 
 

@@ -242,6 +242,19 @@ def test_readers_get_a_clear_message_while_a_run_writes(db_copy):
         holder.wait()
 
 
+def test_one_connection_runs_several_read_only_queries(analyst_db, tmp_path):
+    from compliance.results import open_results, run_readonly_sql
+
+    conn = open_results(analyst_db[1])
+    try:
+        assert run_readonly_sql(conn, "SELECT 1 AS one").rows == [(1,)]
+        assert run_readonly_sql(conn, "SELECT count(*) FROM runs").rows[0][0] >= 1
+        with pytest.raises(duckdb.Error):
+            run_readonly_sql(conn, f"COPY runs TO '{tmp_path / 'leak.csv'}'")
+    finally:
+        conn.close()
+
+
 def test_missing_database_is_a_clear_error(tmp_path):
     code, out = cli("findings", "--db", tmp_path / "nope.duckdb")
     assert code == 2 and "no results database" in out
