@@ -27,40 +27,52 @@ from compliance.ledger import (
 from compliance.paths import DATA_DIR
 from compliance.textnorm import sha256_text
 
-PROMPT_VERSION = "escalation-v1"
+PROMPT_VERSION = "escalation-v2"
 POLICY_FILE = DATA_DIR / "prompts" / "escalation-policy.md"
 SECRET_BLOCK_NAME = "anthropic-api-key"
 # What the API adds around our bytes (tool-use system prompt, message framing), in tokens.
 OVERHEAD_TOKENS = 1500
+# max_tokens of a request: a true ceiling for the budget, not what an answer usually takes.
 OUTPUT_TOKENS_PER_SPAN = 350
 OUTPUT_TOKENS_BASE = 200
+# What an answer is expected to take, for estimates made before anything is sent (evaluation,
+# counterfactuals of a run that sent nothing). A finding's fields: id, category and severity
+# (~10 tokens), a one-sentence rationale (~40), a quote of at most 25 words (~40), a
+# one-sentence action (~25) and the JSON around them (~35). A dismissed span is its short id
+# in a list. The tool-call frame is paid once per request. Runs that send book what the API
+# counted instead.
+ANSWER_TOKENS_PER_FINDING = 150
+ANSWER_TOKENS_PER_DISMISSAL = 4
+ANSWER_TOKENS_PER_REQUEST = 25
+SHORT_ID_CHARS = 4
 TOOL_NAME = "record_findings"
 RESULT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "results": {
+        "findings": {
             "type": "array",
             "items": {
                 "type": "object",
                 "properties": {
                     "span_id": {"type": "string"},
-                    "finding": {"type": "boolean"},
                     "category": {"type": "string"},
                     "severity": {"type": "string", "enum": ["low", "medium", "high", "critical"]},
                     "rationale": {"type": "string"},
                     "quote": {"type": "string"},
                     "recommended_action": {"type": "string"},
                 },
-                "required": ["span_id", "finding", "category", "severity", "rationale",
-                             "quote", "recommended_action"],
+                "required": ["span_id", "category", "severity", "rationale", "quote",
+                             "recommended_action"],
             },
-        }
+        },
+        "dismissed": {"type": "array", "items": {"type": "string"}},
     },
-    "required": ["results"],
+    "required": ["findings", "dismissed"],
 }
 TOOL = {
     "name": TOOL_NAME,
-    "description": "Record the compliance decision for every span.",
+    "description": "Record the findings among the spans, and the ids of the spans that are not "
+                   "findings.",
     "input_schema": RESULT_SCHEMA,
 }
 
@@ -106,9 +118,25 @@ class Span:
     text: str
 
 
+def short_ids(span_ids: list[str]) -> dict[str, str]:
+    """The ids a request shows the model: the shortest unique prefixes of the span keys.
+
+    A span key is a 64-character hash the model would have to copy back for every span; a
+    prefix unique within the request costs a few tokens each way and depends only on the set
+    of keys, so a batch result is read back whatever order its windows are listed in.
+    """
+    for length in range(SHORT_ID_CHARS, 65):
+        prefixes = {key: key[:length] for key in span_ids}
+        if len(set(prefixes.values())) == len(prefixes):
+            return prefixes
+    raise ValueError("span keys repeat within one request")
+
+
 def build_request(model: str, spans: list[Span]) -> dict[str, Any]:
     """Messages API parameters: cached policy first, then the spans, forced tool output."""
-    payload = [{"span_id": s.span_id, "flagged_by": s.rules, "text": s.text} for s in spans]
+    ids = short_ids([s.span_id for s in spans])
+    payload = [{"span_id": ids[s.span_id], "flagged_by": s.rules, "text": s.text}
+               for s in spans]
     return {
         "model": model,
         "max_tokens": OUTPUT_TOKENS_BASE + OUTPUT_TOKENS_PER_SPAN * len(spans),
@@ -122,6 +150,12 @@ def build_request(model: str, spans: list[Span]) -> dict[str, Any]:
     }
 
 
+def expected_answer_tokens(spans: int, findings: int) -> int:
+    """Output tokens one request's answer is expected to take (see ANSWER_TOKENS_*)."""
+    return (ANSWER_TOKENS_PER_REQUEST + findings * ANSWER_TOKENS_PER_FINDING
+            + (spans - findings) * ANSWER_TOKENS_PER_DISMISSAL)
+
+
 def request_bytes(params: dict[str, Any]) -> int:
     """UTF-8 length of everything a request sends: the input-token bound."""
     return len(json.dumps(params, ensure_ascii=False).encode("utf-8"))
@@ -133,7 +167,11 @@ def request_sha256(params: dict[str, Any]) -> str:
 
 
 def parse_answer(content: list[Any], span_ids: list[str]) -> dict[str, dict[str, Any]]:
-    """Validate the forced tool output: one result per span, every field well-typed."""
+    """Validate the forced tool output: every span either a finding or dismissed, once.
+
+    Returns one answer per span key; a dismissed span's answer has finding False and no
+    other field.
+    """
     import jsonschema
 
     blocks = [b for b in content if _get(b, "type") == "tool_use" and _get(b, "name") == TOOL_NAME]
@@ -145,11 +183,25 @@ def parse_answer(content: list[Any], span_ids: list[str]) -> dict[str, dict[str,
     except jsonschema.ValidationError as exc:
         raise MalformedAnswerError(f"tool output does not match the schema: {exc.message}"
                                    ) from None
-    results = {r["span_id"]: r for r in data["results"]}
-    missing = [s for s in span_ids if s not in results]
+    key_of = {short: key for key, short in short_ids(span_ids).items()}
+    answered = [f["span_id"] for f in data["findings"]] + list(data["dismissed"])
+    unknown = sorted({a for a in answered if a not in key_of})
+    if unknown:
+        raise MalformedAnswerError(f"tool output names spans that were not sent: {unknown}")
+    twice = sorted({a for a in answered if answered.count(a) > 1})
+    if twice:
+        raise MalformedAnswerError(f"tool output answers spans more than once: {twice}")
+    missing = sorted(short for short in key_of if short not in answered)
     if missing:
         raise MalformedAnswerError(f"tool output has no result for spans {missing}")
-    return {s: results[s] for s in span_ids}
+    answers: dict[str, dict[str, Any]] = {
+        key_of[short]: {"finding": False, "category": None, "severity": None,
+                        "rationale": None, "quote": None, "recommended_action": None}
+        for short in data["dismissed"]}
+    for finding in data["findings"]:
+        answers[key_of[finding["span_id"]]] = {k: v for k, v in finding.items()
+                                               if k != "span_id"} | {"finding": True}
+    return {key: answers[key] for key in span_ids}
 
 
 def _get(obj: Any, name: str) -> Any:

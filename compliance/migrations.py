@@ -735,10 +735,34 @@ def m003_findings_reviews_search(conn: duckdb.DuckDBPyConnection) -> None:
         _describe(conn, kind, name, meaning, columns)
 
 
+_DISMISSED = " NULL when the model dismissed the window (from prompt escalation-v2 on, a " \
+    "dismissed window comes back as its id alone)."
+
+
+def m004_dismissals_carry_no_fields(conn: duckdb.DuckDBPyConnection) -> None:
+    """Say in the catalog that a dismissed window's verdict fields are NULL."""
+    described = {
+        "escalation_results": {
+            "category": "Category the model gave.", "severity": _SEVERITY,
+            "rationale": "Why, in the model's words.", "quote": "The decisive words.",
+            "recommended_action": "What a reviewer should do."},
+        "escalations": {
+            "verdict_category": "Category the model gave.",
+            "verdict_severity": "Severity the model gave.",
+            "rationale": "The model's rationale.",
+            "recommended_action": "The model's recommended action."},
+    }
+    for name, columns in described.items():
+        for column, text in columns.items():
+            meaning = (text + _DISMISSED).replace("'", "''")
+            conn.execute(f"COMMENT ON COLUMN {name}.{column} IS '{meaning}'")
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("m001_core_tables", m001_core_tables),
     ("m002_flags_triage_escalation", m002_flags_triage_escalation),
     ("m003_findings_reviews_search", m003_findings_reviews_search),
+    ("m004_dismissals_carry_no_fields", m004_dismissals_carry_no_fields),
 ]
 
 

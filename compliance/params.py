@@ -62,7 +62,7 @@ class PipelineParams(BaseModel):
                                   "one (headings and list lead-ins need their text).")
     redact_personal_data: bool = Field(True, description="Replace personal data with typed "
                                        "placeholders before any text leaves the machine.")
-    max_spans_per_request: int = Field(8, ge=1, le=50, description="Flagged spans per cloud "
+    max_spans_per_request: int = Field(16, ge=1, le=50, description="Flagged spans per cloud "
                                        "request (the policy prompt is paid once per request).")
     cloud_concurrency: int = Field(4, ge=1, le=32, description="Concurrent requests in sync "
                                    "mode.")

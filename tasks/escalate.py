@@ -48,7 +48,7 @@ class EscalationSettings:
     model: str = "claude-haiku-4-5"
     run_budget_usd: Decimal | None = None
     daily_budget_usd: Decimal | None = None
-    max_spans_per_request: int = 8
+    max_spans_per_request: int = 16
     concurrency: int = 4
     max_retries: int = 2
     timeout_seconds: float = 120.0
@@ -69,7 +69,8 @@ class EscalationResult:
     batches_submitted: int = 0
     batches_pending: int = 0
     findings: int = 0
-    cached_chars: list[int] = field(default_factory=list)
+    # (characters, was a finding) of each window answered from the cache: what it saved.
+    cached_spans: list[tuple[int, bool]] = field(default_factory=list)
     note: str | None = None
     errors: list[str] = field(default_factory=list)
 
@@ -105,8 +106,9 @@ def _apply_results(db: Database, run_id: str, model: str, rules_version: str, ca
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
                 """,
                 [key, model, PROMPT_VERSION, rules_version, bool(answer["finding"]),
-                 answer["category"], answer["severity"], answer["rationale"][:2000],
-                 answer["quote"][:2000], answer["recommended_action"][:1000], call_id, run_id],
+                 answer["category"], answer["severity"], _cut(answer["rationale"], 2000),
+                 _cut(answer["quote"], 2000), _cut(answer["recommended_action"], 1000),
+                 call_id, run_id],
             )
             findings += bool(answer["finding"])
             cur.execute(
@@ -115,6 +117,10 @@ def _apply_results(db: Database, run_id: str, model: str, rules_version: str, ca
                 [key, call_id, groups[key]],
             )
     return findings
+
+
+def _cut(text: str | None, limit: int) -> str | None:
+    return None if text is None else text[:limit]
 
 
 def _set_status(db: Database, window_ids: list[int], status: str,
@@ -184,14 +190,14 @@ def escalate(db: Database, run_id: str, rules_version: str, settings: Escalation
     for window_id, text, rule_ids in windows:
         key = cache_key(text, settings.model, rules_version)
         with db.cursor() as cur:
-            cached = cur.execute("SELECT call_id FROM escalation_results WHERE cache_key = ?",
-                                 [key]).fetchone()
+            cached = cur.execute("SELECT call_id, is_finding FROM escalation_results "
+                                 "WHERE cache_key = ?", [key]).fetchone()
         if cached:
             with db.cursor() as cur:
                 cur.execute("UPDATE escalation_windows SET status = 'done', cache_key = ?, "
                             "call_id = ? WHERE window_id = ?", [key, cached[0], window_id])
             result.cached += 1
-            result.cached_chars.append(len(text))
+            result.cached_spans.append((len(text), bool(cached[1])))
             continue
         if key not in groups:
             groups[key] = []
@@ -409,44 +415,46 @@ def _collect_batch(db: Database, client: CloudClient, prices: PriceTable, rules_
                     [batch_id])
 
 
-def estimated_request_cost(price: ModelPrice, text_chars: int, spans: int,
+def estimated_request_cost(price: ModelPrice, text_chars: int, spans: int, findings: int,
                            tokens_per_char: Decimal = Decimal("0.25"),
                            output_per_span: Decimal | None = None,
                            policy_tokens: Decimal | None = None) -> Decimal:
     """USD of one synchronous request carrying text_chars of spans, before it is sent.
 
-    Input is the policy prompt plus the text at tokens_per_char; output is the per-span
-    allowance. No prompt caching and no batch discount: the price of the plain path.
+    Input is the policy prompt plus the text at tokens_per_char; output is what was observed
+    per span, or else the expected answer (a finding's fields, a dismissed span's id). No
+    prompt caching and no batch discount: the price of the plain path.
     """
-    from compliance.cloud import OUTPUT_TOKENS_PER_SPAN, policy_prompt
+    from compliance.cloud import expected_answer_tokens, policy_prompt
 
     if policy_tokens is None:
         policy_tokens = Decimal(len(policy_prompt())) * Decimal("0.25") + 400
-    if output_per_span is None:
-        output_per_span = Decimal(OUTPUT_TOKENS_PER_SPAN)
+    output = (output_per_span * spans if output_per_span is not None
+              else Decimal(expected_answer_tokens(spans, findings)))
     input_tokens = policy_tokens + Decimal(text_chars) * tokens_per_char
-    return (input_tokens * price.input + output_per_span * spans * price.output) \
-        / Decimal(1_000_000)
+    return (input_tokens * price.input + output * price.output) / Decimal(1_000_000)
 
 
-def estimated_sync_cost(price: ModelPrice, span_chars: list[int], max_spans: int) -> Decimal:
-    """USD of sending spans in sync mode, packed into requests as escalate() packs them."""
+def estimated_sync_cost(price: ModelPrice, spans: list[tuple[int, bool]],
+                        max_spans: int) -> Decimal:
+    """USD of sending spans (characters, is a finding) in sync mode, packed as escalate() packs."""
     total = Decimal(0)
-    count = size = 0
-    for chars in span_chars:
+    count = size = findings = 0
+    for chars, is_finding in spans:
         if count and (count >= max_spans or size + chars > MAX_REQUEST_BYTES):
-            total += estimated_request_cost(price, size, count)
-            count = size = 0
+            total += estimated_request_cost(price, size, count, findings)
+            count = size = findings = 0
         count += 1
         size += chars
+        findings += is_finding
     if count:
-        total += estimated_request_cost(price, size, count)
+        total += estimated_request_cost(price, size, count, findings)
     return total
 
 
 def cache_savings(result: EscalationResult, price: ModelPrice, max_spans: int) -> Decimal:
     """USD the escalation cache saved: what its answers would have cost sent again in sync mode."""
-    return estimated_sync_cost(price, result.cached_chars, max_spans).quantize(Decimal("1e-9"))
+    return estimated_sync_cost(price, result.cached_spans, max_spans).quantize(Decimal("1e-9"))
 
 
 def counterfactuals(db: Database, run_id: str, source_root: str, model: str,
@@ -456,9 +464,10 @@ def counterfactuals(db: Database, run_id: str, source_root: str, model: str,
     naive_new: one synchronous request per chunk of every document version new in this run;
     naive_all: the same for every current document of the source, as a nightly re-send would.
     Both use the same policy prompt, no prompt caching, no batch discount, and the output
-    tokens observed per span in this run (or the per-span allowance when nothing was sent).
+    tokens observed per span in this run (when nothing was sent, every chunk's answer is
+    priced as a finding's: the dearer answer, and such a run claims no saving anyway).
     """
-    from compliance.cloud import OUTPUT_TOKENS_PER_SPAN, policy_prompt
+    from compliance.cloud import ANSWER_TOKENS_PER_FINDING, ANSWER_TOKENS_PER_REQUEST, policy_prompt
 
     price = prices.price(model)
     with db.cursor() as cur:
@@ -493,10 +502,11 @@ def counterfactuals(db: Database, run_id: str, source_root: str, model: str,
         tokens_per_char = max(Decimal("0.15"), min(Decimal("0.5"), Decimal(observed[0])
                                                    / Decimal(sent_bytes + len(policy_prompt()))))
     output_per_span = (Decimal(observed[1]) / spans_done if observed and observed[1]
-                       and spans_done else Decimal(OUTPUT_TOKENS_PER_SPAN))
+                       and spans_done
+                       else Decimal(ANSWER_TOKENS_PER_FINDING + ANSWER_TOKENS_PER_REQUEST))
 
     def cost(chars: int) -> Decimal:
-        return estimated_request_cost(price, chars, 1, tokens_per_char, output_per_span,
+        return estimated_request_cost(price, chars, 1, 1, tokens_per_char, output_per_span,
                                       policy_tokens)
 
     naive_new = sum((cost(chars) for is_new, chars in rows if is_new), Decimal(0))

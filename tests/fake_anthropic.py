@@ -16,6 +16,7 @@ batch end after N status polls. GET /_control/requests lists what was received.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import random
@@ -35,21 +36,22 @@ def count_tokens(payload: Any) -> int:
     return max(1, math.ceil(size / BYTES_PER_TOKEN))
 
 
-def judge(span: dict[str, Any]) -> dict[str, Any]:
-    """A deterministic stand-in for the model's judgement of one span."""
+def judge(span: dict[str, Any]) -> dict[str, Any] | None:
+    """A deterministic stand-in for the model's judgement of one span: a finding, or None.
+
+    Personal-data-only spans and about one span in three (by a hash of its text) are dismissed.
+    """
     rules = span.get("flagged_by") or ["unknown"]
-    text = span.get("text", "")
-    category = rules[0].split(".", 1)[-1] if rules else "unknown"
-    finding = not all(r.startswith("pii.") for r in rules)
-    quote = text[:120]
+    text_hash = hashlib.sha256(span.get("text", "").encode()).digest()
+    if all(r.startswith("pii.") for r in rules) or text_hash[0] % 3 == 0:
+        return None
     return {
         "span_id": span["span_id"],
-        "finding": finding,
-        "category": category,
-        "severity": "high" if finding else "low",
+        "category": rules[0].split(".", 1)[-1],
+        "severity": "high",
         "rationale": f"Flagged by {', '.join(rules)}; the wording needs review.",
-        "quote": quote,
-        "recommended_action": "Review and revise the text." if finding else "none",
+        "quote": span.get("text", "")[:120],
+        "recommended_action": "Review and revise the text.",
     }
 
 
@@ -90,10 +92,13 @@ class FakeAnthropic:
         total = count_tokens({k: v for k, v in params.items() if k != "max_tokens"})
         input_tokens = max(1, total - cache_write - cache_read)
         spans = _spans(params)
-        results = [judge(s) for s in spans]
-        tool_input: dict[str, Any] = {"results": results}
+        verdicts = [(s["span_id"], judge(s)) for s in spans]
+        tool_input: dict[str, Any] = {
+            "findings": [finding for _, finding in verdicts if finding],
+            "dismissed": [span_id for span_id, finding in verdicts if not finding]}
         if malformed:
-            tool_input = {"results": [{"span_id": s["span_id"]} for s in spans]}
+            tool_input = {"findings": [{"span_id": s["span_id"]} for s in spans],
+                          "dismissed": []}
         output_tokens = min(int(params.get("max_tokens", 1024)),
                             max(1, math.ceil(len(json.dumps(tool_input)) / 4)))
         return {

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from compliance import db as database
-from compliance.cloud import CloudClient
+from compliance.cloud import CloudClient, MalformedAnswerError, parse_answer, short_ids
 from compliance.ledger import load_price_table
 from compliance.params import PipelineParams
 from compliance.rules import load_rules
@@ -50,7 +50,11 @@ def run_flow(source: Path, db_path: Path, **overrides):
 
 
 def sent_messages(server: FakeAnthropicServer) -> list[dict]:
-    return [r["body"] for r in server.state.requests if r["path"] == "/v1/messages"]
+    return sent_messages_of(server.state.requests)
+
+
+def sent_messages_of(requests: list[dict]) -> list[dict]:
+    return [r["body"] for r in requests if r["path"] == "/v1/messages"]
 
 
 def spans_sent(server: FakeAnthropicServer) -> list[dict]:
@@ -162,6 +166,58 @@ def test_findings_stored_per_window(sync_run):
     statuses = {r[0] for r in conn.execute(
         "SELECT DISTINCT escalation_status FROM triage WHERE decision = 'escalate'").fetchall()}
     assert statuses == {"done"}
+    # A dismissed span comes back as its id alone: stored as not a finding, with no fields.
+    dismissed = conn.execute(
+        "SELECT category, severity, rationale, quote, recommended_action "
+        "FROM escalation_results WHERE NOT is_finding").fetchall()
+    assert dismissed and all(row == (None,) * 5 for row in dismissed)
+    full = conn.execute("SELECT count(*) FROM escalation_results WHERE is_finding AND "
+                        "(rationale IS NULL OR quote IS NULL)").fetchone()[0]
+    assert full == 0
+
+
+def test_requests_name_spans_by_short_ids(sync_run):
+    for body in sent_messages_of(sync_run["requests"]):
+        spans = json.loads(body["messages"][0]["content"].split("Spans (JSON):\n", 1)[1])
+        ids = [s["span_id"] for s in spans]
+        assert len(set(ids)) == len(ids)
+        assert all(4 <= len(i) < 10 for i in ids), "a 64-character key costs tokens both ways"
+
+
+def test_short_ids_are_unique_prefixes_whatever_the_order() -> None:
+    keys = ["abcd" + "0" * 60, "abcd" + "1" * 60, "ef01" + "2" * 60]
+    ids = short_ids(keys)
+    assert ids == {keys[0]: "abcd0", keys[1]: "abcd1", keys[2]: "ef01"[:4] + "2"}
+    assert short_ids(list(reversed(keys))) == ids
+    assert short_ids(["1234" + "a" * 60, "5678" + "a" * 60]) == {
+        "1234" + "a" * 60: "1234", "5678" + "a" * 60: "5678"}
+
+
+def _tool(data: dict) -> list[dict]:
+    return [{"type": "tool_use", "name": "record_findings", "input": data}]
+
+
+def test_parse_answer_maps_findings_and_dismissals_back_to_keys() -> None:
+    keys = ["aaaa" + "0" * 60, "bbbb" + "0" * 60, "cccc" + "0" * 60]
+    finding = {"span_id": "bbbb", "category": "non_compete", "severity": "high",
+               "rationale": "Restricts competing.", "quote": "shall not compete",
+               "recommended_action": "Track the restriction."}
+    answers = parse_answer(_tool({"findings": [finding], "dismissed": ["cccc", "aaaa"]}), keys)
+    assert list(answers) == keys
+    assert answers[keys[1]]["finding"] is True
+    assert answers[keys[1]]["quote"] == "shall not compete"
+    assert answers[keys[0]] == {"finding": False, "category": None, "severity": None,
+                                "rationale": None, "quote": None, "recommended_action": None}
+    for bad, message in (({"findings": [finding], "dismissed": ["aaaa"]}, "no result"),
+                         ({"findings": [finding], "dismissed": ["aaaa", "cccc", "bbbb"]},
+                          "more than once"),
+                         ({"findings": [finding], "dismissed": ["aaaa", "cccc", "dddd"]},
+                          "not sent"),
+                         ({"findings": [{"span_id": "bbbb"}], "dismissed": ["aaaa", "cccc"]},
+                          "schema"),
+                         ({"results": []}, "schema")):
+        with pytest.raises(MalformedAnswerError, match=message):
+            parse_answer(_tool(bad), keys)
 
 
 def test_planted_key_never_stored_or_logged(sync_run, harness, tmp_path, fake, monkeypatch,

@@ -8,6 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from compliance.cloud import (
+    ANSWER_TOKENS_PER_DISMISSAL,
+    ANSWER_TOKENS_PER_FINDING,
+    ANSWER_TOKENS_PER_REQUEST,
+)
 from compliance.evaluation.align import compact, covered_fraction, locate
 from compliance.evaluation.labelled import Label, LabelledDocument, category_key, load_cuad
 from compliance.evaluation.metrics import Selection, TriagedDocument, evaluate
@@ -133,11 +138,25 @@ def test_a_clause_scores_distinct_rules_and_short_clauses_gain_a_neighbour() -> 
 
 def test_sync_cost_estimate_packs_spans_like_the_escalation_stage() -> None:
     price = load_price_table().price("claude-haiku-4-5")
-    one_request = estimated_request_cost(price, 3000, 3)
-    assert estimated_sync_cost(price, [1000, 1000, 1000], max_spans=8) == one_request
-    split = estimated_request_cost(price, 2000, 2) + estimated_request_cost(price, 1000, 1)
-    assert estimated_sync_cost(price, [1000, 1000, 1000], max_spans=2) == split
+    spans = [(1000, True), (1000, False), (1000, False)]
+    one_request = estimated_request_cost(price, 3000, 3, 1)
+    assert estimated_sync_cost(price, spans, max_spans=8) == one_request
+    split = estimated_request_cost(price, 2000, 2, 1) + estimated_request_cost(price, 1000, 1, 0)
+    assert estimated_sync_cost(price, spans, max_spans=2) == split
     assert one_request > Decimal(0)
+
+
+def test_request_estimate_prices_the_expected_answer() -> None:
+    """Input: policy plus text at 0.25 token a character; output: frame, findings, dismissals."""
+    price = load_price_table().price("claude-haiku-4-5")  # $1 in, $5 out per million
+    policy = Decimal(1000)
+    estimate = estimated_request_cost(price, 4000, 3, 1, policy_tokens=policy)
+    output = ANSWER_TOKENS_PER_REQUEST + ANSWER_TOKENS_PER_FINDING + 2 * ANSWER_TOKENS_PER_DISMISSAL
+    assert estimate == (Decimal(1000 + 1000) * 1 + Decimal(output) * 5) / Decimal(1_000_000)
+    # what a run observed per span replaces the expectation
+    observed = estimated_request_cost(price, 4000, 3, 1, output_per_span=Decimal(10),
+                                      policy_tokens=policy)
+    assert observed == (Decimal(2000) + Decimal(30) * 5) / Decimal(1_000_000)
 
 
 def test_load_cuad_rejects_a_record_without_labels(tmp_path: Path) -> None:

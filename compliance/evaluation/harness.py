@@ -17,7 +17,14 @@ from pathlib import Path
 import duckdb
 
 from compliance.evaluation.labelled import LabelledDocument
-from compliance.evaluation.metrics import Evaluation, Selection, TriagedDocument, evaluate
+from compliance.evaluation.metrics import (
+    Evaluation,
+    Selection,
+    TriagedDocument,
+    evaluate,
+    labelled_spans,
+    touches,
+)
 from compliance.ledger import load_price_table
 from compliance.rules import Hit, load_rules
 from tasks.escalate import estimated_request_cost, estimated_sync_cost
@@ -121,7 +128,7 @@ def triage(run: StoredRun, settings: TriageSettings, rules: bool = True,
         if model_signals and chunk.model_signals:
             windows = [(0, len(text))]
         document.chunks += 1
-        document.chunk_chars.append(chunk.end - chunk.start)
+        document.chunk_spans.append((chunk.start, chunk.end))
         document.chunks_escalated += bool(windows)
         for start, end in windows:
             categories = frozenset(h.category for h in chunk.hits if h.action == "escalate"
@@ -137,13 +144,23 @@ def triage(run: StoredRun, settings: TriageSettings, rules: bool = True,
 def score(documents: list[TriagedDocument], tiers: frozenset[str],
           count_tokens: Callable[[list[str]], list[int]], cloud_model: str,
           max_spans_per_request: int, by_category: bool = False) -> Evaluation:
-    """Metrics plus the estimated cloud cost against sending every chunk (naive_new)."""
+    """Metrics plus the estimated cloud cost against sending every chunk (naive_new).
+
+    The cloud model's answer is expected to be a finding where the request's text holds a
+    labelled clause and a dismissal elsewhere, on both sides: the naive pipeline sees every
+    labelled clause, the routed one only those it selected.
+    """
     evaluation = evaluate(documents, tiers, count_tokens, category_of_window=by_category)
     price = load_price_table().price(cloud_model)
-    spans = [s.end - s.start for doc in documents for s in doc.windows]
-    escalated = estimated_sync_cost(price, spans, max_spans_per_request)
-    naive = sum((estimated_request_cost(price, chars, 1) for doc in documents
-                 for chars in doc.chunk_chars), Decimal(0))
+    windows: list[tuple[int, bool]] = []
+    naive = Decimal(0)
+    for doc in documents:
+        labelled = labelled_spans(doc, tiers)
+        windows += [(s.end - s.start, touches(s.start, s.end, labelled)) for s in doc.windows]
+        naive += sum((estimated_request_cost(price, end - start, 1,
+                                             touches(start, end, labelled))
+                      for start, end in doc.chunk_spans), Decimal(0))
+    escalated = estimated_sync_cost(price, windows, max_spans_per_request)
     evaluation.escalated_usd = float(escalated)
     evaluation.naive_new_usd = float(naive)
     return evaluation

@@ -40,7 +40,7 @@ class TriagedDocument:
     recorded: list[Selection] = field(default_factory=list)
     chunks: int = 0
     chunks_escalated: int = 0
-    chunk_chars: list[int] = field(default_factory=list)
+    chunk_spans: list[tuple[int, int]] = field(default_factory=list)
 
 
 @dataclass
@@ -110,8 +110,21 @@ class Evaluation:
         return 1 - self.escalated_usd / self.naive_new_usd
 
 
-def _overlaps(selection: Selection, spans: list[tuple[int, int]]) -> bool:
-    return any(selection.start < end and start < selection.end for start, end in spans)
+def labelled_spans(document: TriagedDocument, tiers: frozenset[str]) -> list[tuple[int, int]]:
+    """Where the document's labels of the given tiers lie in its stored text."""
+    stored = compact(document.text)
+    spans = []
+    for label in document.labelled.labels:
+        if label.tier in tiers:
+            offsets, _ = locate(label.text, stored, label.start or 0)
+            if offsets:
+                spans.append((min(offsets), max(offsets) + 1))
+    return spans
+
+
+def touches(start: int, end: int, spans: list[tuple[int, int]]) -> bool:
+    """Whether [start, end) overlaps any of the spans."""
+    return any(start < b and a < end for a, b in spans)
 
 
 def evaluate(documents: Iterable[TriagedDocument], tiers: frozenset[str],
@@ -158,7 +171,7 @@ def evaluate(documents: Iterable[TriagedDocument], tiers: frozenset[str],
             mine = [s for s in selections if category in s.categories]
             score.selections += len(mine)
             score.selections_on_label += sum(
-                _overlaps(s, label_spans.get(category, [])) for s in mine)
+                touches(s.start, s.end, label_spans.get(category, [])) for s in mine)
             predicted = any(category in s.categories for s in selections)
             actual = doc.labelled.answers.get(category)
             if actual is None:

@@ -26,7 +26,7 @@ class EvalOptions:
     threshold: int = 2
     min_window_chars: int = 600
     cloud_model: str = "claude-haiku-4-5"
-    max_spans_per_request: int = 8
+    max_spans_per_request: int = 16
     model: str | None = None
     workdir: Path | None = None
     limit: int | None = None
