@@ -14,6 +14,10 @@ severity, a description, an action and one or more matchers:
 
 `action: escalate` sends the flagged span to the cloud model for judgement; `action: record`
 keeps the finding locally (personal data found by a validator needs no opinion, only redaction).
+A pack may also say `whole_document: {min_distinct_rules: N, max_chunks: M}`: a document of at
+most M chunks in which N different escalating rules of the pack hit is escalated whole (for
+text whose risk is phrased too freely for patterns, such as promotional copy).
+
 A pack's version is the sha256 of its bytes: findings record it, so changed rules can be
 re-applied without re-parsing.
 """
@@ -201,12 +205,22 @@ def _phrase(phrase: str, flags: int) -> re.Pattern[str]:
     return re.compile(rf"(?<!\w){escaped}(?!\w)", flags)
 
 
+@dataclass(frozen=True)
+class WholeDocument:
+    """A pack's widening: short documents where enough of its rules hit are sent whole."""
+
+    pack: str
+    min_distinct_rules: int
+    max_chunks: int
+
+
 @dataclass
 class RuleSet:
     """Every loaded pack, with a combined version for cache keys and re-triage."""
 
     rules: list[Rule]
     pack_versions: dict[str, str]
+    whole_document: list[WholeDocument] = field(default_factory=list)
 
     @property
     def version(self) -> str:
@@ -247,8 +261,18 @@ def _strings(path: Path, rule_id: str, key: str, value: Any) -> list[str]:
     return value
 
 
-def load_pack(path: Path) -> tuple[list[Rule], str]:
-    """Load and validate one pack file."""
+def _whole_document(path: Path, pack: str, value: Any) -> WholeDocument:
+    keys = {"min_distinct_rules", "max_chunks"}
+    if not isinstance(value, dict) or set(value) != keys or not all(
+            isinstance(value[k], int) and not isinstance(value[k], bool) and value[k] >= 1
+            for k in keys):
+        raise _fail(path, None, "'whole_document' needs positive integers 'min_distinct_rules' "
+                                "and 'max_chunks'")
+    return WholeDocument(pack, value["min_distinct_rules"], value["max_chunks"])
+
+
+def load_pack(path: Path) -> tuple[list[Rule], str, WholeDocument | None]:
+    """Load and validate one pack file: its rules, its version and its whole-document policy."""
     raw_bytes = path.read_bytes()
     version = hashlib.sha256(raw_bytes).hexdigest()[:16]
     try:
@@ -258,6 +282,11 @@ def load_pack(path: Path) -> tuple[list[Rule], str]:
     if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
         raise _fail(path, None, "expected a mapping with a 'rules' list")
     pack = str(data.get("pack") or path.stem)
+    unknown_top = set(data) - {"pack", "rules", "whole_document"}
+    if unknown_top:
+        raise _fail(path, None, f"unknown keys {sorted(unknown_top)}")
+    whole = (_whole_document(path, pack, data["whole_document"]) if "whole_document" in data
+             else None)
     rules: list[Rule] = []
     seen: set[str] = set()
     for index, entry in enumerate(data["rules"]):
@@ -319,7 +348,7 @@ def load_pack(path: Path) -> tuple[list[Rule], str]:
         if not (rule.patterns or rule.keywords or rule.near or rule.entities):
             raise _fail(path, rule_id, "no matcher: give patterns, keywords, near or entities")
         rules.append(rule)
-    return rules, version
+    return rules, version, whole
 
 
 def load_rules(directory: Path | None = None) -> RuleSet:
@@ -334,15 +363,18 @@ def load_rules(directory: Path | None = None) -> RuleSet:
     if not files:
         raise RulePackError(f"no rule packs (*.yaml) in {directory}")
     ids: dict[str, Path] = {}
+    whole: list[WholeDocument] = []
     for path in files:
-        pack_rules, version = load_pack(path)
+        pack_rules, version, pack_whole = load_pack(path)
+        if pack_whole is not None:
+            whole.append(pack_whole)
         for rule in pack_rules:
             if rule.id in ids:
                 raise _fail(path, rule.id, f"rule id already defined in {ids[rule.id].name}")
             ids[rule.id] = path
         rules.extend(pack_rules)
         versions[path.stem] = version
-    return RuleSet(rules, versions)
+    return RuleSet(rules, versions, whole)
 
 
 _nlp: Any = None

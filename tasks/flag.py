@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import duckdb
 
 from compliance.db import Database
-from compliance.rules import Hit, RuleSet, merge_spans, severity_weight
+from compliance.rules import Hit, RuleSet, WholeDocument, merge_spans, severity_weight
 from compliance.textnorm import sha256_text
 
 # A clause ends at sentence punctuation or ';'/':' (list items), or at a blank line before
@@ -105,6 +105,8 @@ class Decision:
     decision: str
     reasons: list[str]
     windows: list[tuple[int, int]]
+    # (rule id, category) of the hits elsewhere in the document that sent this chunk whole.
+    because: tuple[tuple[str, str], ...] = ()
 
 
 def decide(text: str, hits: list[Hit], settings: TriageSettings) -> Decision:
@@ -117,6 +119,26 @@ def decide(text: str, hits: list[Hit], settings: TriageSettings) -> Decision:
     if not windows:
         return Decision(score, "routine", reasons, [])
     return Decision(score, "escalate", reasons, merge_spans(windows))
+
+
+def decide_document(chunks: list[tuple[str, list[Hit]]], settings: TriageSettings,
+                    whole_document: list[WholeDocument]) -> list[Decision]:
+    """Decide each chunk of one document; a pack's whole-document policy can send them all.
+
+    Promotional copy phrases its claims too freely for patterns, so a short document where
+    several different rules of such a pack hit is judged whole rather than clause by clause.
+    """
+    verdicts = [decide(text, hits, settings) for text, hits in chunks]
+    for policy in whole_document:
+        because = tuple(sorted({(h.rule_id, h.category) for _, hits in chunks for h in hits
+                                if h.pack == policy.pack and h.action == "escalate"}))
+        if (len(chunks) <= policy.max_chunks
+                and len({rule for rule, _ in because}) >= policy.min_distinct_rules):
+            reason = f"whole document: {len(because)} rules of {policy.pack}"
+            return [Decision(verdict.score, "escalate", [*verdict.reasons, reason],
+                             [(0, len(text))], because)
+                    for verdict, (text, _) in zip(verdicts, chunks, strict=True)]
+    return verdicts
 
 
 def redact(text: str, start: int, end: int, hits: list[Hit]) -> tuple[str, list[tuple[str, str,
@@ -152,60 +174,74 @@ def redact(text: str, start: int, end: int, hits: list[Hit]) -> tuple[str, list[
 
 def flag_chunks(db: Database, run_id: str, rules: RuleSet,
                 settings: TriageSettings) -> FlagResult:
-    """Scan every untriaged chunk; store flags, the decision and redacted windows."""
+    """Scan every untriaged chunk; store flags, the decision and redacted windows.
+
+    A document is decided and stored in one transaction, so none is ever half triaged and a
+    whole-document policy always sees all of its chunks.
+    """
     result = FlagResult()
     with db.cursor() as cur:
         rows = chunks_to_flag(cur, rules.version)
-    for chunk_id, doc_id, chunk_start, _chunk_end, text in rows:
-        hits = rules.scan(text)
-        result.chunks_scanned += 1
-        escalating = [h for h in hits if h.action == "escalate"]
-        verdict = decide(text, hits, settings)
+    documents: dict[int, list[tuple]] = {}
+    for row in rows:
+        documents.setdefault(row[1], []).append(row)
+    for doc_rows in documents.values():
+        scanned = [(text, rules.scan(text)) for *_, text in doc_rows]
+        verdicts = decide_document(scanned, settings, rules.whole_document)
         with db.transaction() as cur:
-            for hit in hits:
-                cur.execute(
-                    """
-                    INSERT INTO flags (chunk_id, doc_id, rule_id, category, severity, action,
-                        char_start, char_end, matched_text, pack, pack_version, rules_version,
-                        run_id)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                    [chunk_id, doc_id, hit.rule_id, hit.category, hit.severity, hit.action,
-                     chunk_start + hit.start, chunk_start + hit.end, text[hit.start:hit.end],
-                     hit.pack, hit.pack_version, rules.version, run_id],
-                )
-                result.flags_by_category[hit.category] += 1
-            cur.execute(
-                "INSERT INTO triage VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [chunk_id, rules.version, verdict.score, verdict.decision,
-                 json.dumps(verdict.reasons),
-                 "pending" if verdict.decision == "escalate" else "not_needed", run_id],
-            )
-            if verdict.decision == "escalate":
-                for start, end in verdict.windows:
-                    inside = [h for h in escalating if h.start < end and h.end > start]
-                    if settings.redact:
-                        redacted, mapping = redact(text, start, end, hits)
-                    else:
-                        redacted, mapping = text[start:end].strip(), []
-                    window_id = cur.execute(
-                        """
-                        INSERT INTO escalation_windows (chunk_id, doc_id, rules_version,
-                            char_start, char_end, rule_ids, categories, redacted_text,
-                            redacted_sha256, status, run_id)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?) RETURNING window_id
-                        """,
-                        [chunk_id, doc_id, rules.version, chunk_start + start, chunk_start + end,
-                         json.dumps(sorted({h.rule_id for h in inside})),
-                         json.dumps(sorted({h.category for h in inside})), redacted,
-                         sha256_text(redacted), run_id],
-                    ).fetchone()[0]
-                    for placeholder, original, rule_id in mapping:
-                        cur.execute("INSERT INTO redactions VALUES (?, ?, ?, ?)",
-                                    [window_id, placeholder, original, rule_id])
-                    result.windows += 1
-        if hits:
-            result.chunks_flagged += 1
-        if verdict.decision == "escalate":
-            result.chunks_escalate += 1
+            for (chunk_id, doc_id, chunk_start, _end, text), (_, hits), verdict in zip(
+                    doc_rows, scanned, verdicts, strict=True):
+                _store_chunk(cur, run_id, rules, settings, result, chunk_id, doc_id,
+                             chunk_start, text, hits, verdict)
     return result
+
+
+def _store_chunk(cur: duckdb.DuckDBPyConnection, run_id: str, rules: RuleSet,
+                 settings: TriageSettings, result: FlagResult, chunk_id: int, doc_id: int,
+                 chunk_start: int, text: str, hits: list[Hit], verdict: Decision) -> None:
+    result.chunks_scanned += 1
+    escalating = [h for h in hits if h.action == "escalate"]
+    for hit in hits:
+        cur.execute(
+            """
+            INSERT INTO flags (chunk_id, doc_id, rule_id, category, severity, action,
+                char_start, char_end, matched_text, pack, pack_version, rules_version, run_id)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            [chunk_id, doc_id, hit.rule_id, hit.category, hit.severity, hit.action,
+             chunk_start + hit.start, chunk_start + hit.end, text[hit.start:hit.end],
+             hit.pack, hit.pack_version, rules.version, run_id],
+        )
+        result.flags_by_category[hit.category] += 1
+    cur.execute(
+        "INSERT INTO triage VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [chunk_id, rules.version, verdict.score, verdict.decision, json.dumps(verdict.reasons),
+         "pending" if verdict.decision == "escalate" else "not_needed", run_id],
+    )
+    if hits:
+        result.chunks_flagged += 1
+    if verdict.decision != "escalate":
+        return
+    result.chunks_escalate += 1
+    for start, end in verdict.windows:
+        inside = [h for h in escalating if h.start < end and h.end > start]
+        if settings.redact:
+            redacted, mapping = redact(text, start, end, hits)
+        else:
+            redacted, mapping = text[start:end].strip(), []
+        window_id = cur.execute(
+            """
+            INSERT INTO escalation_windows (chunk_id, doc_id, rules_version, char_start,
+                char_end, rule_ids, categories, redacted_text, redacted_sha256, status, run_id)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?) RETURNING window_id
+            """,
+            [chunk_id, doc_id, rules.version, chunk_start + start, chunk_start + end,
+             json.dumps(sorted({h.rule_id for h in inside} | {r for r, _ in verdict.because})),
+             json.dumps(sorted({h.category for h in inside} | {c for _, c in verdict.because})),
+             redacted,
+             sha256_text(redacted), run_id],
+        ).fetchone()[0]
+        for placeholder, original, rule_id in mapping:
+            cur.execute("INSERT INTO redactions VALUES (?, ?, ?, ?)",
+                        [window_id, placeholder, original, rule_id])
+        result.windows += 1

@@ -455,6 +455,26 @@ def test_malformed_pack_names_file_and_rule(tmp_path):
     assert "zz-broken.yaml" in str(error.value) and "broken.rule" in str(error.value)
 
 
+@pytest.mark.parametrize("policy", ["{min_distinct_rules: 0, max_chunks: 5}",
+                                    "{min_distinct_rules: 2}", "yes",
+                                    "{min_distinct_rules: 2, max_chunks: 5, pages: 3}"])
+def test_malformed_whole_document_policy_names_the_file(tmp_path, policy):
+    from compliance.rules import RulePackError
+
+    shutil.copytree(ROOT / "data" / "rules", tmp_path / "rules")
+    (tmp_path / "rules" / "zz-wide.yaml").write_text(
+        f"whole_document: {policy}\nrules:\n  - id: wide.rule\n    category: x\n"
+        "    severity: high\n    description: d\n    keywords: [wide]\n")
+    with pytest.raises(RulePackError, match="zz-wide.yaml.*whole_document"):
+        load_rules(tmp_path / "rules")
+
+
+def test_shipped_pharma_pack_sends_short_promotional_pieces_whole():
+    (policy,) = load_rules().whole_document
+    assert (policy.pack, policy.min_distinct_rules, policy.max_chunks) == (
+        "pharma-promotion", 2, 12)
+
+
 def test_retriage_applies_new_rules_without_reparsing(sync_run, tmp_path, fake, monkeypatch):
     from flows.retriage import compliance_retriage
 

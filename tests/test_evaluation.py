@@ -17,9 +17,9 @@ from compliance.evaluation.align import compact, covered_fraction, locate
 from compliance.evaluation.labelled import Label, LabelledDocument, category_key, load_cuad
 from compliance.evaluation.metrics import Selection, TriagedDocument, evaluate
 from compliance.ledger import load_price_table
-from compliance.rules import Hit
+from compliance.rules import Hit, WholeDocument
 from tasks.escalate import estimated_request_cost, estimated_sync_cost
-from tasks.flag import TriageSettings, clause_bounds, decide
+from tasks.flag import TriageSettings, clause_bounds, decide, decide_document
 
 FIXTURES = Path(__file__).parent / "fixtures" / "eval"
 PRIMARY = frozenset({"primary"})
@@ -134,6 +134,38 @@ def test_a_clause_scores_distinct_rules_and_short_clauses_gain_a_neighbour() -> 
     assert decide(text, low, TriageSettings(threshold=2)).decision == "routine"
     two = [hit("r.low", "low", 25, 30), hit("r.other", "low", 31, 35)]
     assert decide(text, two, TriageSettings(threshold=2)).decision == "escalate"
+
+
+def test_a_short_document_with_two_rules_of_a_wide_pack_goes_whole() -> None:
+    """Every chunk of it is one window, naming the rules that sent it; others stay clause-sized."""
+    policy = WholeDocument("promo", min_distinct_rules=2, max_chunks=3)
+    settings = TriageSettings(threshold=2, min_window_chars=0)
+    plain = "Plain text about the product. Nothing here matches."
+    first = "Our drug is the safest. Talk to your doctor."
+    second = "It cures the disease. Ask for it by name."
+
+    def promo(rule: str, text: str, word: str) -> Hit:
+        start = text.index(word)
+        return Hit(rule, "pharma_promotion", "high", "escalate", start, start + len(word),
+                   "promo", "v", None)
+
+    chunks = [(first, [promo("promo.superiority", first, "safest")]), (plain, []),
+              (second, [promo("promo.cure", second, "cures")])]
+    verdicts = decide_document(chunks, settings, [policy])
+    assert [v.decision for v in verdicts] == ["escalate"] * 3
+    assert [v.windows for v in verdicts] == [[(0, len(text))] for text, _ in chunks]
+    assert verdicts[1].because == (("promo.cure", "pharma_promotion"),
+                                   ("promo.superiority", "pharma_promotion"))
+    assert "whole document: 2 rules of promo" in verdicts[1].reasons
+    # one rule twice is one rule; a longer document stays clause by clause; so does another pack
+    for variant, policies in (
+            ([chunks[0], chunks[1], (first, [promo("promo.superiority", first, "safest")])],
+             [policy]),
+            ([*chunks, (plain, [])], [policy]),
+            (chunks, [WholeDocument("other", 2, 3)])):
+        verdicts = decide_document(variant, settings, policies)
+        assert verdicts[1].decision == "routine" and not verdicts[1].because
+        assert verdicts[0].windows == [(0, len("Our drug is the safest."))]
 
 
 def test_sync_cost_estimate_packs_spans_like_the_escalation_stage() -> None:

@@ -28,7 +28,7 @@ from compliance.evaluation.metrics import (
 from compliance.ledger import load_price_table
 from compliance.rules import Hit, load_rules
 from tasks.escalate import estimated_request_cost, estimated_sync_cost
-from tasks.flag import TriageSettings, decide
+from tasks.flag import TriageSettings, decide_document
 
 
 @dataclass(frozen=True)
@@ -118,26 +118,33 @@ def triage(run: StoredRun, settings: TriageSettings, rules: bool = True,
     """
     documents = {doc_id: TriagedDocument(labelled, run.texts[doc_id], [])
                  for doc_id, labelled in run.labelled.items()}
+    whole_document = load_rules().whole_document if rules else []
+    by_document: dict[int, list[StoredChunk]] = defaultdict(list)
     for chunk in run.chunks:
-        document = documents.get(chunk.doc_id)
-        if document is None:
-            continue
-        text = document.text[chunk.start:chunk.end]
-        verdict = decide(text, chunk.hits if rules else [], settings)
-        windows = list(verdict.windows)
-        if model_signals and chunk.model_signals:
-            windows = [(0, len(text))]
-        document.chunks += 1
-        document.chunk_spans.append((chunk.start, chunk.end))
-        document.chunks_escalated += bool(windows)
-        for start, end in windows:
-            categories = frozenset(h.category for h in chunk.hits if h.action == "escalate"
-                                   and h.start < end and h.end > start)
-            document.windows.append(Selection(chunk.start + start, chunk.start + end,
-                                              categories))
-        document.recorded.extend(
-            Selection(chunk.start + h.start, chunk.start + h.end, frozenset({h.category}))
-            for h in chunk.hits if h.action == "record")
+        if chunk.doc_id in documents:
+            by_document[chunk.doc_id].append(chunk)
+    for doc_id, chunks in by_document.items():
+        document = documents[doc_id]
+        texts = [document.text[chunk.start:chunk.end] for chunk in chunks]
+        scanned = [(text, chunk.hits if rules else [])
+                   for text, chunk in zip(texts, chunks, strict=True)]
+        verdicts = decide_document(scanned, settings, whole_document)
+        for chunk, text, verdict in zip(chunks, texts, verdicts, strict=True):
+            windows = list(verdict.windows)
+            if model_signals and chunk.model_signals:
+                windows = [(0, len(text))]
+            document.chunks += 1
+            document.chunk_spans.append((chunk.start, chunk.end))
+            document.chunks_escalated += bool(windows)
+            for start, end in windows:
+                categories = frozenset(
+                    {h.category for h in chunk.hits if h.action == "escalate"
+                     and h.start < end and h.end > start} | {c for _, c in verdict.because})
+                document.windows.append(Selection(chunk.start + start, chunk.start + end,
+                                                  categories))
+            document.recorded.extend(
+                Selection(chunk.start + h.start, chunk.start + h.end, frozenset({h.category}))
+                for h in chunk.hits if h.action == "record")
     return list(documents.values())
 
 
