@@ -122,9 +122,19 @@ class PrefectProcesses:
         return response.json()
 
     def create_run(self, deployment_id: str, params: dict[str, Any]) -> httpx.Response:
-        """What the UI's "Custom run" form posts."""
-        return self.client.post(f"/deployments/{deployment_id}/create_flow_run",
-                                json={"parameters": {"params": params}})
+        """What the UI's "Custom run" form posts, posted again after a server error.
+
+        A local server on SQLite answers 500 now and then while its own services hold the
+        database ("database is locked", PrefectHQ/prefect#18934); the insert was rolled back,
+        and a person at the form would simply click again.
+        """
+        for _ in range(4):
+            response = self.client.post(f"/deployments/{deployment_id}/create_flow_run",
+                                        json={"parameters": {"params": params}})
+            if response.status_code < 500:
+                return response
+            time.sleep(2)
+        return response
 
     def flow_run(self, flow_run_id: str) -> dict[str, Any]:
         response = self.client.get(f"/flow_runs/{flow_run_id}")

@@ -201,7 +201,9 @@ def test_two_runs_on_one_database_wait_for_each_other(stack, tmp_path):
     deployment_id = stack.deployment("on-demand")["id"]
     params = {"source": str(source), "db_path": str(db_path), "summarize": "off",
               "escalation": "off"}
-    run_ids = [stack.create_run(deployment_id, params).json()["id"] for _ in range(2)]
+    created_runs = [stack.create_run(deployment_id, params) for _ in range(2)]
+    assert all(r.status_code == 201 for r in created_runs), [r.text for r in created_runs]
+    run_ids = [r.json()["id"] for r in created_runs]
     try:
         for run_id in run_ids:
             wait_for(lambda run_id=run_id: any(
