@@ -120,6 +120,7 @@ def _apply_results(db: Database, run_id: str, model: str, rules_version: str, ca
 
 
 def _cut(text: str | None, limit: int) -> str | None:
+    """A model-written field cut to its column's length; a dismissal's absent field stays NULL."""
     return None if text is None else text[:limit]
 
 

@@ -199,6 +199,7 @@ def flag_chunks(db: Database, run_id: str, rules: RuleSet,
 def _store_chunk(cur: duckdb.DuckDBPyConnection, run_id: str, rules: RuleSet,
                  settings: TriageSettings, result: FlagResult, chunk_id: int, doc_id: int,
                  chunk_start: int, text: str, hits: list[Hit], verdict: Decision) -> None:
+    """Write one chunk's flags, its triage row and its redacted escalation windows."""
     result.chunks_scanned += 1
     escalating = [h for h in hits if h.action == "escalate"]
     for hit in hits:
