@@ -12,6 +12,7 @@ import json
 import os
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -150,6 +151,11 @@ def build_request(model: str, spans: list[Span]) -> dict[str, Any]:
     }
 
 
+def estimated_policy_tokens() -> Decimal:
+    """Input tokens of the policy prompt and tool framing, before anything is counted by the API."""
+    return Decimal(len(policy_prompt())) * Decimal("0.25") + 400
+
+
 def expected_answer_tokens(spans: int, findings: int) -> int:
     """Output tokens one request's answer is expected to take (see ANSWER_TOKENS_*)."""
     return (ANSWER_TOKENS_PER_REQUEST + findings * ANSWER_TOKENS_PER_FINDING
@@ -184,11 +190,11 @@ def parse_answer(content: list[Any], span_ids: list[str]) -> dict[str, dict[str,
         raise MalformedAnswerError(f"tool output does not match the schema: {exc.message}"
                                    ) from None
     key_of = {short: key for key, short in short_ids(span_ids).items()}
-    answered = [f["span_id"] for f in data["findings"]] + list(data["dismissed"])
-    unknown = sorted({a for a in answered if a not in key_of})
+    answered = Counter([f["span_id"] for f in data["findings"]] + list(data["dismissed"]))
+    unknown = sorted(a for a in answered if a not in key_of)
     if unknown:
         raise MalformedAnswerError(f"tool output names spans that were not sent: {unknown}")
-    twice = sorted({a for a in answered if answered.count(a) > 1})
+    twice = sorted(a for a, times in answered.items() if times > 1)
     if twice:
         raise MalformedAnswerError(f"tool output answers spans more than once: {twice}")
     missing = sorted(short for short in key_of if short not in answered)

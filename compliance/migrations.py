@@ -741,20 +741,13 @@ _DISMISSED = " NULL when the model dismissed the window (from prompt escalation-
 
 def m004_dismissals_carry_no_fields(conn: duckdb.DuckDBPyConnection) -> None:
     """Say in the catalog that a dismissed window's verdict fields are NULL."""
-    described = {
-        "escalation_results": {
-            "category": "Category the model gave.", "severity": _SEVERITY,
-            "rationale": "Why, in the model's words.", "quote": "The decisive words.",
-            "recommended_action": "What a reviewer should do."},
-        "escalations": {
-            "verdict_category": "Category the model gave.",
-            "verdict_severity": "Severity the model gave.",
-            "rationale": "The model's rationale.",
-            "recommended_action": "The model's recommended action."},
-    }
-    for name, columns in described.items():
-        for column, text in columns.items():
-            meaning = (text + _DISMISSED).replace("'", "''")
+    described = {name: columns for _, name, _, columns in SCHEMA_DESCRIPTIONS}
+    for name, columns in (("escalation_results", ("category", "severity", "rationale", "quote",
+                                                  "recommended_action")),
+                          ("escalations", ("verdict_category", "verdict_severity", "rationale",
+                                           "recommended_action"))):
+        for column in columns:
+            meaning = (described[name][column] + _DISMISSED).replace("'", "''")
             conn.execute(f"COMMENT ON COLUMN {name}.{column} IS '{meaning}'")
 
 

@@ -426,10 +426,10 @@ def estimated_request_cost(price: ModelPrice, text_chars: int, spans: int, findi
     per span, or else the expected answer (a finding's fields, a dismissed span's id). No
     prompt caching and no batch discount: the price of the plain path.
     """
-    from compliance.cloud import expected_answer_tokens, policy_prompt
+    from compliance.cloud import estimated_policy_tokens, expected_answer_tokens
 
     if policy_tokens is None:
-        policy_tokens = Decimal(len(policy_prompt())) * Decimal("0.25") + 400
+        policy_tokens = estimated_policy_tokens()
     output = (output_per_span * spans if output_per_span is not None
               else Decimal(expected_answer_tokens(spans, findings)))
     input_tokens = policy_tokens + Decimal(text_chars) * tokens_per_char
@@ -468,7 +468,7 @@ def counterfactuals(db: Database, run_id: str, source_root: str, model: str,
     tokens observed per span in this run (when nothing was sent, every chunk's answer is
     priced as a finding's: the dearer answer, and such a run claims no saving anyway).
     """
-    from compliance.cloud import ANSWER_TOKENS_PER_FINDING, ANSWER_TOKENS_PER_REQUEST, policy_prompt
+    from compliance.cloud import estimated_policy_tokens, expected_answer_tokens, policy_prompt
 
     price = prices.price(model)
     with db.cursor() as cur:
@@ -498,13 +498,12 @@ def counterfactuals(db: Database, run_id: str, source_root: str, model: str,
         ).fetchall()
     # Tokens per character, learned from what the API counted in this run when it can be.
     tokens_per_char = Decimal("0.25")
-    policy_tokens = Decimal(len(policy_prompt())) * tokens_per_char + 400
+    policy_tokens = estimated_policy_tokens()
     if observed and observed[0] and spans_done and sent_bytes:
         tokens_per_char = max(Decimal("0.15"), min(Decimal("0.5"), Decimal(observed[0])
                                                    / Decimal(sent_bytes + len(policy_prompt()))))
     output_per_span = (Decimal(observed[1]) / spans_done if observed and observed[1]
-                       and spans_done
-                       else Decimal(ANSWER_TOKENS_PER_FINDING + ANSWER_TOKENS_PER_REQUEST))
+                       and spans_done else Decimal(expected_answer_tokens(1, 1)))
 
     def cost(chars: int) -> Decimal:
         return estimated_request_cost(price, chars, 1, 1, tokens_per_char, output_per_span,

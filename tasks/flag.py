@@ -141,6 +141,17 @@ def decide_document(chunks: list[tuple[str, list[Hit]]], settings: TriageSetting
     return verdicts
 
 
+def window_reasons(verdict: Decision, hits: list[Hit], start: int, end: int
+                   ) -> tuple[set[str], set[str]]:
+    """Rule ids and categories that put text[start:end] in escalation.
+
+    They are its own escalating hits and, for a document sent whole, the hits elsewhere in it.
+    """
+    inside = [h for h in hits if h.action == "escalate" and h.start < end and h.end > start]
+    return ({h.rule_id for h in inside} | {rule for rule, _ in verdict.because},
+            {h.category for h in inside} | {category for _, category in verdict.because})
+
+
 def redact(text: str, start: int, end: int, hits: list[Hit]) -> tuple[str, list[tuple[str, str,
                                                                                           str]]]:
     """Replace personal data in text[start:end] with typed placeholders like [EMAIL_1].
@@ -201,7 +212,6 @@ def _store_chunk(cur: duckdb.DuckDBPyConnection, run_id: str, rules: RuleSet,
                  chunk_start: int, text: str, hits: list[Hit], verdict: Decision) -> None:
     """Write one chunk's flags, its triage row and its redacted escalation windows."""
     result.chunks_scanned += 1
-    escalating = [h for h in hits if h.action == "escalate"]
     for hit in hits:
         cur.execute(
             """
@@ -225,7 +235,7 @@ def _store_chunk(cur: duckdb.DuckDBPyConnection, run_id: str, rules: RuleSet,
         return
     result.chunks_escalate += 1
     for start, end in verdict.windows:
-        inside = [h for h in escalating if h.start < end and h.end > start]
+        rule_ids, categories = window_reasons(verdict, hits, start, end)
         if settings.redact:
             redacted, mapping = redact(text, start, end, hits)
         else:
@@ -237,9 +247,7 @@ def _store_chunk(cur: duckdb.DuckDBPyConnection, run_id: str, rules: RuleSet,
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?) RETURNING window_id
             """,
             [chunk_id, doc_id, rules.version, chunk_start + start, chunk_start + end,
-             json.dumps(sorted({h.rule_id for h in inside} | {r for r, _ in verdict.because})),
-             json.dumps(sorted({h.category for h in inside} | {c for _, c in verdict.because})),
-             redacted,
+             json.dumps(sorted(rule_ids)), json.dumps(sorted(categories)), redacted,
              sha256_text(redacted), run_id],
         ).fetchone()[0]
         for placeholder, original, rule_id in mapping:

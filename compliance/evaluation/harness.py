@@ -28,7 +28,7 @@ from compliance.evaluation.metrics import (
 from compliance.ledger import load_price_table
 from compliance.rules import Hit, load_rules
 from tasks.escalate import estimated_request_cost, estimated_sync_cost
-from tasks.flag import TriageSettings, decide_document
+from tasks.flag import TriageSettings, decide_document, window_reasons
 
 
 @dataclass(frozen=True)
@@ -137,11 +137,9 @@ def triage(run: StoredRun, settings: TriageSettings, rules: bool = True,
             document.chunk_spans.append((chunk.start, chunk.end))
             document.chunks_escalated += bool(windows)
             for start, end in windows:
-                categories = frozenset(
-                    {h.category for h in chunk.hits if h.action == "escalate"
-                     and h.start < end and h.end > start} | {c for _, c in verdict.because})
+                _, categories = window_reasons(verdict, chunk.hits, start, end)
                 document.windows.append(Selection(chunk.start + start, chunk.start + end,
-                                                  categories))
+                                                  frozenset(categories)))
             document.recorded.extend(
                 Selection(chunk.start + h.start, chunk.start + h.end, frozenset({h.category}))
                 for h in chunk.hits if h.action == "record")

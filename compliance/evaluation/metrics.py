@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from compliance.evaluation.align import compact, covered_fraction, locate
-from compliance.evaluation.labelled import LabelledDocument
+from compliance.evaluation.labelled import Label, LabelledDocument
 from compliance.rules import merge_spans
 
 FOUND_AT = 0.5
@@ -110,16 +110,22 @@ class Evaluation:
         return 1 - self.escalated_usd / self.naive_new_usd
 
 
+def located_labels(document: TriagedDocument, tiers: frozenset[str]
+                   ) -> list[tuple[Label, list[int], int]]:
+    """Each label of the given tiers with the stored-text offsets of its words and its length."""
+    stored = compact(document.text)
+    return [(label, *locate(label.text, stored, label.start or 0))
+            for label in document.labelled.labels if label.tier in tiers]
+
+
+def label_span(offsets: list[int]) -> tuple[int, int]:
+    """The stored-text span a located label covers."""
+    return min(offsets), max(offsets) + 1
+
+
 def labelled_spans(document: TriagedDocument, tiers: frozenset[str]) -> list[tuple[int, int]]:
     """Where the document's labels of the given tiers lie in its stored text."""
-    stored = compact(document.text)
-    spans = []
-    for label in document.labelled.labels:
-        if label.tier in tiers:
-            offsets, _ = locate(label.text, stored, label.start or 0)
-            if offsets:
-                spans.append((min(offsets), max(offsets) + 1))
-    return spans
+    return [label_span(offsets) for _, offsets, _ in located_labels(document, tiers) if offsets]
 
 
 def touches(start: int, end: int, spans: list[tuple[int, int]]) -> bool:
@@ -142,21 +148,16 @@ def evaluate(documents: Iterable[TriagedDocument], tiers: frozenset[str],
     tokens_total = tokens_selected = chunks_total = chunks_escalated = 0
     kinds: dict[str, list[int]] = {}
     for doc in documents:
-        stored = compact(doc.text)
         selections = doc.windows + doc.recorded
         everything = merge_spans([(s.start, s.end) for s in doc.windows + doc.recorded])
         label_spans: dict[str, list[tuple[int, int]]] = {}
-        for label in doc.labelled.labels:
-            if label.tier not in tiers:
-                continue
+        for label, offsets, length in located_labels(doc, tiers):
             score = scores[label.category]
-            offsets, length = locate(label.text, stored, label.start or 0)
             score.labels += 1
             if len(offsets) < FOUND_AT * length:
                 score.lost_in_extraction += 1
             if offsets:
-                label_spans.setdefault(label.category, []).append((min(offsets),
-                                                                    max(offsets) + 1))
+                label_spans.setdefault(label.category, []).append(label_span(offsets))
             selected = everything
             if category_of_window:
                 selected = merge_spans([(s.start, s.end) for s in selections
