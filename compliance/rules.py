@@ -12,6 +12,10 @@ severity, a description, an action and one or more matchers:
 - `exclude`: regular expressions that, found within `exclude_window` characters of a hit,
   drop it (frequent false positives).
 
+A pack may list `ignore`: regular expressions for text none of its rules reads (a contract's
+cross-reference to a section title, a signature-page caption): a hit overlapping such a match
+is dropped.
+
 `action: escalate` sends the flagged span to the cloud model for judgement; `action: record`
 keeps the finding locally (personal data found by a validator needs no opinion, only redaction).
 A pack may also say `whole_document: {min_distinct_rules: N, max_chunks: M}`: a document of at
@@ -132,6 +136,7 @@ class Rule:
     validators: list[Callable[[str], bool]] = field(default_factory=list)
     exclude: list[re.Pattern[str]] = field(default_factory=list)
     exclude_window: int = 80
+    ignore: list[re.Pattern[str]] = field(default_factory=list)
     redact_as: str | None = None
 
     def _hit(self, start: int, end: int) -> Hit:
@@ -161,8 +166,11 @@ class Rule:
         if self.entities:
             spans.extend((s, e) for label, s, e in entities
                          if label in self.entities and _plausible_entity(label, text[s:e]))
+        ignored = ([m.span() for pattern in self.ignore for m in pattern.finditer(text)]
+                   if spans else [])
         return [self._hit(s, e) for s, e in sorted(set(spans))
-                if e > s and not self._excluded(text, s, e)]
+                if e > s and not self._excluded(text, s, e)
+                and not any(s < b and a < e for a, b in ignored)]
 
 
 _ROLE_WORDS = {"agreement", "supplier", "customer", "company", "party", "parties", "provider",
@@ -248,14 +256,14 @@ def _fail(path: Path, rule_id: str | None, problem: str) -> RulePackError:
     return RulePackError(f"rule pack {where}: {problem}")
 
 
-def _compile(path: Path, rule_id: str, source: str, flags: int) -> re.Pattern[str]:
+def _compile(path: Path, rule_id: str | None, source: str, flags: int) -> re.Pattern[str]:
     try:
         return re.compile(source, flags)
     except re.error as exc:
         raise _fail(path, rule_id, f"invalid regular expression {source!r}: {exc}") from None
 
 
-def _strings(path: Path, rule_id: str, key: str, value: Any) -> list[str]:
+def _strings(path: Path, rule_id: str | None, key: str, value: Any) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
         raise _fail(path, rule_id, f"'{key}' must be a list of non-empty strings")
     return value
@@ -282,9 +290,12 @@ def load_pack(path: Path) -> tuple[list[Rule], str, WholeDocument | None]:
     if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
         raise _fail(path, None, "expected a mapping with a 'rules' list")
     pack = str(data.get("pack") or path.stem)
-    unknown_top = set(data) - {"pack", "rules", "whole_document"}
+    unknown_top = set(data) - {"pack", "rules", "whole_document", "ignore"}
     if unknown_top:
         raise _fail(path, None, f"unknown keys {sorted(unknown_top)}")
+    ignore = ([_compile(path, None, p, re.IGNORECASE)
+               for p in _strings(path, None, "ignore", data["ignore"])]
+              if "ignore" in data else [])
     whole = (_whole_document(path, pack, data["whole_document"]) if "whole_document" in data
              else None)
     rules: list[Rule] = []
@@ -312,7 +323,7 @@ def load_pack(path: Path) -> tuple[list[Rule], str, WholeDocument | None]:
         flags = 0 if entry.get("case_sensitive") else re.IGNORECASE
         rule = Rule(id=rule_id, category=entry["category"], severity=entry["severity"],
                     description=entry["description"], action=action, pack=pack,
-                    pack_version=version, redact_as=entry.get("redact_as"))
+                    pack_version=version, ignore=ignore, redact_as=entry.get("redact_as"))
         if "patterns" in entry:
             rule.patterns = [_compile(path, rule_id, p, flags)
                              for p in _strings(path, rule_id, "patterns", entry["patterns"])]
