@@ -1,4 +1,8 @@
-"""The contract-risk pack: its negative patterns drop boilerplate and keep the real clause."""
+"""Negative patterns for contract language: they drop boilerplate and keep the real clause.
+
+The contract-risk pack's own false positives, and the pharma pack's on contracts (a mixed
+corpus sends both packs over every document).
+"""
 
 from __future__ import annotations
 
@@ -114,6 +118,34 @@ def test_a_clause_beside_a_cross_reference_is_still_read(contract_rules):
             "terminate.")
     found = rule_ids(contract_rules, text)
     assert {"contract.liability_limit", "contract.change_of_control"} <= found
+
+
+@pytest.mark.parametrize(("text", "rule"), [
+    ("Licensee shall indemnify, defend and hold Licensor, its Affiliates and their respective "
+     "officers, directors, employees and agents (collectively, the \"Licensor Indemnitees\") "
+     "harmless from any Claims.", "pharma.minimised_risk"),
+    ("Kitov warrants that, to the best of its knowledge, it has not infringed any rights.",
+     "pharma.unsubstantiated_superiority"),
+    ("You may own less than a 5% interest in the outstanding equity securities of any public "
+     "corporation.", "pharma.unsubstantiated_superiority"),
+    ("The breach is not susceptible to cure, and Company may terminate.", "pharma.cure_claim"),
+    ("Supplier shall diagnose the Epidemic Failure's root cause within ten days.",
+     "pharma.cure_claim"),
+])
+def test_contract_language_is_not_promotion(contract_rules, text, rule):
+    assert rule not in {h.rule_id for h in contract_rules.scan(text)}
+
+
+@pytest.mark.parametrize(("text", "rule"), [
+    ("Our cream is completely harmless, even for daily use.", "pharma.minimised_risk"),
+    ("The best treatment for migraine you can buy.", "pharma.unsubstantiated_superiority"),
+    ("The strongest relief of any over-the-counter product.",
+     "pharma.unsubstantiated_superiority"),
+    ("This serum cures acne in a week.", "pharma.cure_claim"),
+    ("It treats the root cause of hair loss.", "pharma.cure_claim"),
+])
+def test_promotional_claims_are_still_found(contract_rules, text, rule):
+    assert rule in {h.rule_id for h in contract_rules.scan(text)}
 
 
 @pytest.mark.parametrize("ignore", ["[]", "['(unclosed']", "'not a list'", "['']"])
