@@ -256,11 +256,14 @@ def _fail(path: Path, rule_id: str | None, problem: str) -> RulePackError:
     return RulePackError(f"rule pack {where}: {problem}")
 
 
-def _compile(path: Path, rule_id: str | None, source: str, flags: int) -> re.Pattern[str]:
+def _compile(path: Path, rule_id: str | None, source: str, flags: int,
+             key: str | None = None) -> re.Pattern[str]:
     try:
         return re.compile(source, flags)
     except re.error as exc:
-        raise _fail(path, rule_id, f"invalid regular expression {source!r}: {exc}") from None
+        where = f"'{key}' has an " if key else ""
+        raise _fail(path, rule_id, f"{where}invalid regular expression {source!r}: {exc}"
+                    ) from None
 
 
 def _strings(path: Path, rule_id: str | None, key: str, value: Any) -> list[str]:
@@ -293,7 +296,7 @@ def load_pack(path: Path) -> tuple[list[Rule], str, WholeDocument | None]:
     unknown_top = set(data) - {"pack", "rules", "whole_document", "ignore"}
     if unknown_top:
         raise _fail(path, None, f"unknown keys {sorted(unknown_top)}")
-    ignore = ([_compile(path, None, p, re.IGNORECASE)
+    ignore = ([_compile(path, None, p, re.IGNORECASE, "ignore")
                for p in _strings(path, None, "ignore", data["ignore"])]
               if "ignore" in data else [])
     whole = (_whole_document(path, pack, data["whole_document"]) if "whole_document" in data
