@@ -359,10 +359,26 @@ _SEVERITY_RANK = ("CASE {0} WHEN 'critical' THEN 4 WHEN 'high' THEN 3 WHEN 'medi
 
 def _describe(conn: duckdb.DuckDBPyConnection, kind: str, name: str, meaning: str,
               columns: dict[str, str]) -> None:
-    """COMMENT ON a table or view and each of its columns: docs/schema.md is generated from them."""
+    """COMMENT ON a table or view and each of its columns: docs/schema.md is generated from them.
+
+    SCHEMA_DESCRIPTIONS describes the final schema; a column a later migration adds is skipped
+    here and described by that migration.
+    """
     conn.execute(f"COMMENT ON {kind} {name} IS '{meaning.replace(chr(39), chr(39) * 2)}'")
+    present = {row[0] for row in conn.execute(
+        "SELECT column_name FROM duckdb_columns() WHERE table_name = ?", [name]).fetchall()}
     for column, text in columns.items():
-        conn.execute(f"COMMENT ON COLUMN {name}.{column} IS '{text.replace(chr(39), chr(39) * 2)}'")
+        if column in present:
+            conn.execute(f"COMMENT ON COLUMN {name}.{column} IS "
+                         f"'{text.replace(chr(39), chr(39) * 2)}'")
+
+
+def _describe_again(conn: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Describe one table or view from SCHEMA_DESCRIPTIONS, after a migration replaced it."""
+    (kind, meaning, columns), = [(kind, meaning, columns)
+                                 for kind, described, meaning, columns in SCHEMA_DESCRIPTIONS
+                                 if described == name]
+    _describe(conn, kind, name, meaning, columns)
 
 
 def m003_findings_reviews_search(conn: duckdb.DuckDBPyConnection) -> None:
@@ -598,25 +614,16 @@ def m003_findings_reviews_search(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute(
         """
         CREATE VIEW savings_by_run AS
-        WITH claims AS (
-            -- Nothing went out (escalation off, no key, key rejected): no saving to claim, as
-            -- the run summary says; the work left pending is paid, and claimed, by a later run.
-            SELECT run_id, (coalesce(spend_usd, 0) > 0 OR escalation_note IS NULL)
-                           AND naive_all_usd IS NOT NULL AS claimed
-            FROM runs
-        )
         SELECT run_id, started_at, status, escalation_mode, cloud_model,
                coalesce(spend_usd, 0) AS spend_usd, naive_new_usd, naive_all_usd,
-               claimed AS savings_claimed,
-               CASE WHEN claimed THEN coalesce(cache_saved_usd, 0) END AS cache_saved_usd,
-               CASE WHEN claimed THEN naive_all_usd - naive_new_usd END AS saved_by_dedupe_usd,
-               CASE WHEN claimed THEN naive_new_usd - coalesce(spend_usd, 0)
-                                      - coalesce(cache_saved_usd, 0) END AS saved_by_routing_usd,
-               CASE WHEN claimed THEN naive_all_usd - coalesce(spend_usd, 0) END
-                   AS saved_total_usd,
-               CASE WHEN claimed AND naive_all_usd > 0
+               coalesce(cache_saved_usd, 0) AS cache_saved_usd,
+               naive_all_usd - naive_new_usd AS saved_by_dedupe_usd,
+               naive_new_usd - coalesce(spend_usd, 0) - coalesce(cache_saved_usd, 0)
+                   AS saved_by_routing_usd,
+               naive_all_usd - coalesce(spend_usd, 0) AS saved_total_usd,
+               CASE WHEN naive_all_usd > 0
                     THEN 1 - coalesce(spend_usd, 0) / naive_all_usd END AS saved_share
-        FROM runs JOIN claims USING (run_id)
+        FROM runs
         """
     )
     conn.execute(
@@ -751,11 +758,41 @@ def m004_dismissals_carry_no_fields(conn: duckdb.DuckDBPyConnection) -> None:
             conn.execute(f"COMMENT ON COLUMN {name}.{column} IS '{meaning}'")
 
 
+def m005_savings_claimed_only_when_sent(conn: duckdb.DuckDBPyConnection) -> None:
+    """savings_by_run claims no saving for a run that sent nothing, as the run summary says."""
+    conn.execute(
+        """
+        CREATE OR REPLACE VIEW savings_by_run AS
+        WITH claims AS (
+            -- Nothing went out (escalation off, no key, key rejected): no saving to claim, as
+            -- the run summary says; the work left pending is paid, and claimed, by a later run.
+            SELECT run_id, (coalesce(spend_usd, 0) > 0 OR escalation_note IS NULL)
+                           AND naive_all_usd IS NOT NULL AS claimed
+            FROM runs
+        )
+        SELECT run_id, started_at, status, escalation_mode, cloud_model,
+               coalesce(spend_usd, 0) AS spend_usd, naive_new_usd, naive_all_usd,
+               claimed AS savings_claimed,
+               CASE WHEN claimed THEN coalesce(cache_saved_usd, 0) END AS cache_saved_usd,
+               CASE WHEN claimed THEN naive_all_usd - naive_new_usd END AS saved_by_dedupe_usd,
+               CASE WHEN claimed THEN naive_new_usd - coalesce(spend_usd, 0)
+                                      - coalesce(cache_saved_usd, 0) END AS saved_by_routing_usd,
+               CASE WHEN claimed THEN naive_all_usd - coalesce(spend_usd, 0) END
+                   AS saved_total_usd,
+               CASE WHEN claimed AND naive_all_usd > 0
+                    THEN 1 - coalesce(spend_usd, 0) / naive_all_usd END AS saved_share
+        FROM runs JOIN claims USING (run_id)
+        """
+    )
+    _describe_again(conn, "savings_by_run")
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("m001_core_tables", m001_core_tables),
     ("m002_flags_triage_escalation", m002_flags_triage_escalation),
     ("m003_findings_reviews_search", m003_findings_reviews_search),
     ("m004_dismissals_carry_no_fields", m004_dismissals_carry_no_fields),
+    ("m005_savings_claimed_only_when_sent", m005_savings_claimed_only_when_sent),
 ]
 
 

@@ -259,6 +259,27 @@ def test_migrations_build_the_pinned_schema(conn):
     assert _schema(conn) == EXPECTED_SCHEMA
 
 
+def test_a_database_migrated_by_an_earlier_release_gets_the_later_views(conn, monkeypatch):
+    import compliance.db as db_module
+
+    released = [entry for entry in MIGRATIONS if entry[0] < "m005"]
+    monkeypatch.setattr(db_module, "MIGRATIONS", released)
+    apply_migrations(conn)
+    conn.execute(
+        "INSERT INTO runs (run_id, orchestrator, source_root, params, started_at, status, "
+        "naive_new_usd, naive_all_usd, escalation_note) VALUES ('no-key', 'cli', '/x', '{}', "
+        "now(), 'completed', 0.5, 0.5, 'no Anthropic API key: flagged chunks stay pending')")
+    monkeypatch.setattr(db_module, "MIGRATIONS", MIGRATIONS)
+    assert apply_migrations(conn) == [name for name, _ in MIGRATIONS[len(released):]]
+    assert _schema(conn) == EXPECTED_SCHEMA
+    assert conn.execute("SELECT savings_claimed, saved_total_usd FROM savings_by_run"
+                        ).fetchall() == [(False, None)]
+    described = conn.execute(
+        "SELECT comment FROM duckdb_columns() WHERE table_name = 'savings_by_run' "
+        "AND column_name = 'savings_claimed'").fetchone()[0]
+    assert described.startswith("False when nothing went to the cloud")
+
+
 def test_applying_migrations_twice_is_a_noop(conn):
     apply_migrations(conn)
     before = _schema(conn)
