@@ -37,7 +37,7 @@ install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test $(CHROMIUM)
 
 $(MODEL): models/manifest.json | $(VENV)/.installed
-	$(BIN)/python -m compliance.model_registry fetch
+	$(BIN)/python -m compliance.adapters.model_registry fetch
 
 model: $(MODEL)
 
@@ -60,7 +60,7 @@ eval: install model
 
 # docs/schema.md from the migrations' COMMENT ON text (a test fails when it drifts).
 docs: install
-	$(BIN)/python -m compliance.schema_doc
+	$(BIN)/python -m compliance.store.schema_doc
 
 lint: install-test
 	$(BIN)/ruff check .

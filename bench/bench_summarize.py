@@ -15,10 +15,10 @@ import sys
 import time
 from pathlib import Path
 
-from compliance.local_llm import GENERATION_PARAMS, get_local_model
-from compliance.model_registry import resolve_model
-from tasks.extract import extract_bytes
-from tasks.summarize import CHUNK_SYSTEM_PROMPT, SUMMARY_SCHEMA, LocalBudget, summarize_text
+from compliance.adapters.local_llm import GENERATION_PARAMS, get_local_model
+from compliance.adapters.model_registry import resolve_model
+from compliance.extract.extractors import extract_bytes
+from tasks.summarize.core import CHUNK_SYSTEM_PROMPT, SUMMARY_SCHEMA, LocalBudget, summarize_text
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,7 +1,7 @@
 """The run's artifacts on the Prefect server: a markdown report, tables and a progress bar.
 
 Keys are stable, so the UI's Artifacts page shows each one's history across runs. The server
-may be shared: every text is masked first (personal data and secrets, compliance.masking).
+may be shared: every text is masked first (personal data and secrets, compliance.rules.masking).
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from prefect.artifacts import (
     update_progress_artifact,
 )
 
-from compliance import progress
-from compliance.masking import mask
+from compliance import context as progress
+from compliance.rules.masking import mask
 
 REPORT_KEY = "compliance-run-report"
 COUNTS_KEY = "compliance-run-counts"

@@ -1,6 +1,6 @@
 """The compliance-pipeline flow: it only wires the stages in tasks/ together.
 
-One run holds its results database alone (compliance.runlock), writes to it only from this
+One run holds its results database alone (compliance.store.runlock), writes to it only from this
 process, publishes its report as artifacts (flows/artifacts.py) and sends local model calls
 to the task runner its parameters choose (flows/task_runners.py).
 """
@@ -18,20 +18,26 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
-from compliance import db as database
-from compliance import findings, masking, runlock, search
-from compliance import progress as stage_progress
-from compliance.cloud import CloudClient, load_api_key
-from compliance.ledger import cloud_spend, load_price_table
-from compliance.local_llm import get_local_model
-from compliance.model_registry import resolve_model, verify_model_file
-from compliance.params import PipelineParams
-from compliance.rules import load_rules
-from compliance.runs import close_run, new_run_id, open_run
+from compliance.store import db as database
+from tasks import findings
+from compliance.rules import masking
+from compliance.store import runlock
+from compliance.read import search
+from compliance import context as stage_progress
+from compliance.adapters.cloud import CloudClient, load_api_key
+from compliance.adapters.ledger import cloud_spend, load_price_table
+from compliance.adapters.local_llm import get_local_model
+from compliance.adapters.model_registry import resolve_model, verify_model_file
+from compliance.settings import PipelineParams
+from compliance.rules.packs import load_rules
+from compliance.store.runs import close_run, new_run_id, open_run
 from flows import artifacts
-from flows.task_runners import model_calls
+from tasks.summarize.executors import model_calls
 from tasks import chunk as chunking
-from tasks import dedupe, escalate, flag, ingest, inventory, report, summarize
+from tasks import flag, ingest, inventory, report
+from tasks import near_duplicates as dedupe
+from tasks.escalate import core as escalate
+from tasks.summarize import core as summarize
 from tasks.discover import discover_files
 
 # Our cross-run cache lives in DuckDB, keyed by content hashes; Prefect's own task cache
@@ -331,7 +337,7 @@ def _run(params: PipelineParams, flow_run_id: str | None) -> dict[str, Any]:
     database.writer(params.db_path)  # opened (and migrated) before the run is recorded
     open_run_record(params, run_id)
     progress = artifacts.RunProgress(run_id)
-    # Stages report counts (compliance.progress); the artifact follows them, as CLI bars do.
+    # Stages report counts (compliance.context); the artifact follows them, as CLI bars do.
     with stage_progress.listening(progress.follow):
         stage = "take-inventory"
         try:

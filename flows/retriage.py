@@ -11,12 +11,12 @@ from typing import Any
 
 from prefect import flow
 
-from compliance import db as database
-from compliance import masking
-from compliance.ledger import cloud_spend, load_price_table
-from compliance.params import PipelineParams
-from compliance.rules import load_rules
-from compliance.runs import close_run, new_run_id, open_run
+from compliance.store import db as database
+from compliance.rules import masking
+from compliance.adapters.ledger import cloud_spend, load_price_table
+from compliance.settings import PipelineParams
+from compliance.rules.packs import load_rules
+from compliance.store.runs import close_run, new_run_id, open_run
 from flows.pipeline import (
     escalate_flagged,
     escalation_counts,

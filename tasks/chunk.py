@@ -8,9 +8,10 @@ from dataclasses import dataclass
 
 import duckdb
 
-from compliance.db import Database
+from compliance.store.db import Database
 from compliance.textnorm import normalized_text_hash, words
-from tasks.extract import Segment
+from compliance.extract.extractors import Segment
+from compliance.vocab import readable_current
 
 # A paragraph this long that appears more than once (in one document or across documents) is
 # boilerplate: a disclaimer, a footer, a signature block. It gets a chunk of its own so that its
@@ -139,11 +140,11 @@ def chunk_segments(
 def boilerplate_hashes(cur: duckdb.DuckDBPyConnection, min_documents: int) -> set[str]:
     """Paragraphs repeated within one document, or shared by min_documents distinct texts."""
     rows = cur.execute(
-        """
+        f"""
         WITH current_paragraphs AS (
             SELECT p.para_hash, d.doc_id, d.text_hash
             FROM paragraphs p JOIN documents d USING (doc_id)
-            WHERE d.is_current AND d.status IN ('ok', 'partial')
+            WHERE {readable_current("d")}
         ),
         within AS (
             SELECT para_hash FROM current_paragraphs GROUP BY para_hash, doc_id
@@ -163,9 +164,9 @@ def boilerplate_hashes(cur: duckdb.DuckDBPyConnection, min_documents: int) -> se
 def documents_to_chunk(cur: duckdb.DuckDBPyConnection) -> list[int]:
     """Current documents with text and no chunks yet (new ones, or left by an interrupted run)."""
     rows = cur.execute(
-        """
+        f"""
         SELECT d.doc_id FROM documents d
-        WHERE d.is_current AND d.status IN ('ok', 'partial')
+        WHERE {readable_current("d")}
           AND NOT EXISTS (SELECT 1 FROM chunks c WHERE c.doc_id = d.doc_id)
         ORDER BY d.doc_id
         """

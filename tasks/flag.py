@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from compliance.db import Database
-from compliance.rules import Hit, RuleSet, WholeDocument, merge_spans, severity_weight
+from compliance.store.db import Database
+from compliance.rules.packs import Hit, RuleSet, WholeDocument, merge_spans, severity_weight
 from compliance.textnorm import sha256_text
+from compliance.vocab import readable_current
 
 # A clause ends at sentence punctuation or ';'/':' (list items), or at a blank line before
 # what starts a paragraph. A line break alone does not end one (contracts are hard-wrapped
@@ -43,11 +44,11 @@ class FlagResult:
 def chunks_to_flag(cur: duckdb.DuckDBPyConnection, rules_version: str) -> list[tuple]:
     """Current chunks without a triage decision for this rules version."""
     return cur.execute(
-        """
+        f"""
         SELECT c.chunk_id, c.doc_id, c.char_start, c.char_end,
                substring(t.text, c.char_start + 1, c.char_end - c.char_start)
         FROM chunks c JOIN documents d USING (doc_id) JOIN texts t USING (text_sha256)
-        WHERE d.is_current AND d.status IN ('ok', 'partial')
+        WHERE {readable_current("d")}
           AND NOT EXISTS (SELECT 1 FROM triage r WHERE r.chunk_id = c.chunk_id
                           AND r.rules_version = ?)
         ORDER BY c.chunk_id

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import duckdb
 
-from compliance.db import Database
-from compliance.isolation import run_isolated
-from compliance.model_registry import sha256_of_file
-from compliance.risk_hints import risk_hint_score
+from compliance.store.db import Database
+from compliance.extract.isolation import run_isolated
+from compliance.adapters.model_registry import sha256_of_file
+from compliance.rules.risk_hints import risk_hint_score
 from compliance.textnorm import normalized_text_hash, sha256_bytes, sha256_text
 from tasks.chunk import paragraph_hash
 from tasks.discover import SourceFile
-from tasks.extract import (
+from compliance.extract.extractors import (
     CORRUPT,
     DUPLICATE,
     EMPTY,
@@ -27,6 +27,7 @@ from tasks.extract import (
     Extraction,
     extract_attachment,
     extract_file,
+from compliance.vocab import readable_current
 )
 from tasks.inventory import KnownVersion
 
@@ -162,9 +163,9 @@ def _store_extraction(cur: duckdb.DuckDBPyConnection, run_id: str, root: str, jo
             [text_sha, text, len(text)],
         )
         same = cur.execute(
-            """
+            f"""
             SELECT min(doc_id) FROM documents
-            WHERE text_hash = ? AND is_current AND status IN ('ok', 'partial')
+            WHERE text_hash = ? AND {readable_current()}
             """,
             [text_hash],
         ).fetchone()[0]

@@ -1,6 +1,7 @@
 """Compare the files found under a source root with what the database knows about them."""
 
 from __future__ import annotations
+from compliance.vocab import readable_current
 
 from dataclasses import dataclass, field
 
@@ -88,11 +89,11 @@ def outstanding_work(cur: duckdb.DuckDBPyConnection, summarize: bool, rules_vers
     unlinked documents and, when the cloud can be reached, windows and batches still open.
     """
     unchunked, unchecked = cur.execute(
-        """
+        f"""
         SELECT count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM chunks c
                                                   WHERE c.doc_id = d.doc_id)),
                count(*) FILTER (WHERE NOT d.similarity_checked)
-        FROM documents d WHERE d.is_current AND d.status IN ('ok', 'partial')
+        FROM documents d WHERE {readable_current("d")}
         """
     ).fetchone()
     pending = 0
@@ -104,9 +105,9 @@ def outstanding_work(cur: duckdb.DuckDBPyConnection, summarize: bool, rules_vers
             """
         ).fetchone()[0]
         pending += cur.execute(
-            """
+            f"""
             SELECT count(*) FROM documents d
-            WHERE d.is_current AND d.status IN ('ok', 'partial')
+            WHERE {readable_current("d")}
               AND EXISTS (SELECT 1 FROM chunks c WHERE c.doc_id = d.doc_id)
               AND NOT EXISTS (SELECT 1 FROM document_summaries s WHERE s.doc_id = d.doc_id)
             """

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import duckdb
 
+from compliance.vocab import FAILED_STATUSES, severity_rank
+
 
 def run_summary(cur: duckdb.DuckDBPyConnection, run_id: str) -> str:
     """A plain-text report of one run and the state of the database after it."""
@@ -113,10 +115,7 @@ def run_summary(cur: duckdb.DuckDBPyConnection, run_id: str) -> str:
     return "\n".join(lines)
 
 
-FAILED_STATUSES = ("empty", "encrypted", "corrupt", "unsupported", "needs_ocr", "too_large",
-                   "timeout")
-SEVERITY_ORDER = "CASE r.severity WHEN 'critical' THEN 4 WHEN 'high' THEN 3 " \
-    "WHEN 'medium' THEN 2 WHEN 'low' THEN 1 ELSE 0 END"
+SEVERITY_ORDER = severity_rank("r.severity")
 
 
 def run_counts(cur: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, object]:

@@ -32,7 +32,7 @@ CORPUS_DIR = (PROJECT_ROOT.parent / "shared" / "corpus").resolve()
 SAMPLES_DIR = PROJECT_ROOT / "data" / "samples"
 
 # Helper modules (isolation_helpers, helpers) are imported by name, here and in the spawned
-# worker processes of compliance.isolation (which inherit sys.path), whatever pytest's rootdir.
+# worker processes of compliance.extract.isolation (which inherit sys.path), whatever pytest's rootdir.
 if str(TESTS_DIR) not in sys.path:
     sys.path.insert(0, str(TESTS_DIR))
 
@@ -60,7 +60,7 @@ def _close_local_models():
     """Free the llama.cpp models the runs loaded before the interpreter tears modules down
     (llama-cpp-python's finalizers print 'Exception ignored' when they run at exit)."""
     yield
-    from compliance import local_llm
+    from compliance.adapters import local_llm
 
     for model in list(local_llm._models.values()):
         for llm in (model._llm, model._vocab):
@@ -82,7 +82,7 @@ def prefect_harness():
 @pytest.fixture(scope="session")
 def samples_run(prefect_harness, tmp_path_factory):
     """One full run (summaries on) over a copy of data/samples: (source, db_path, result)."""
-    from compliance.params import PipelineParams
+    from compliance.settings import PipelineParams
     from flows.pipeline import compliance_pipeline
 
     base = tmp_path_factory.mktemp("samples-run")
@@ -104,7 +104,7 @@ def analyst_db(samples_run, tmp_path_factory):
     run over the same samples that escalates in sync mode to the local fake Anthropic API, so
     every view has rows: two runs, cloud and local calls, windows, model findings, cache counts.
     """
-    from compliance.params import PipelineParams
+    from compliance.settings import PipelineParams
     from flows.pipeline import compliance_pipeline
     from tests.fake_anthropic import FakeAnthropicServer
 

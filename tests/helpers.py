@@ -31,7 +31,7 @@ def scalar(db_path: Path | str, sql: str, params: Sequence[Any] | None = None) -
 
 def run_pipeline(source: Path | str, db_path: Path | str, **params: Any) -> dict[str, Any]:
     """One run of the real Prefect flow (call it inside the prefect_harness fixture)."""
-    from compliance.params import PipelineParams
+    from compliance.settings import PipelineParams
     from flows.pipeline import compliance_pipeline
 
     return compliance_pipeline(PipelineParams(source=str(source), db_path=str(db_path), **params))

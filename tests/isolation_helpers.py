@@ -1,4 +1,4 @@
-"""Worker functions for compliance.isolation tests.
+"""Worker functions for compliance.extract.isolation tests.
 
 They live in an importable module (not a test file) because run_isolated starts its workers
 with the 'spawn' method: each worker imports the function by name.

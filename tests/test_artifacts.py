@@ -9,7 +9,7 @@ import logging
 import pytest
 from helpers import scalar
 
-from compliance import masking
+from compliance.rules import masking
 from flows.artifacts import (
     COUNTS_KEY,
     FAILED_KEY,

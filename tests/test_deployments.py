@@ -10,7 +10,7 @@ import yaml
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
-from compliance.params import PipelineParams
+from compliance.settings import PipelineParams
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +99,7 @@ def test_bad_parameters_are_rejected_with_a_clear_message(form, tmp_path: Path):
         PipelineParams(dask_address="tcp://10.0.0.5:8786")
     with pytest.raises(ValidationError, match="greater than or equal to 0"):
         PipelineParams(budget_usd=-1)
-    from compliance.cli import app
+    from compliance.cli.main import app
 
     result = CliRunner().invoke(app, ["run", str(tmp_path), "--budget-usd", "-1"])
     assert result.exit_code == 2

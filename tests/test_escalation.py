@@ -12,12 +12,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from compliance import db as database
-from compliance.cloud import CloudClient, MalformedAnswerError, parse_answer, short_ids
-from compliance.ledger import load_price_table
-from compliance.params import PipelineParams
-from compliance.rules import load_rules
-from tasks import escalate
+from compliance.store import db as database
+from compliance.adapters.cloud import CloudClient, MalformedAnswerError, parse_answer, short_ids
+from compliance.adapters.ledger import load_price_table
+from compliance.settings import PipelineParams
+from compliance.rules.packs import load_rules
+from tasks.escalate import core as escalate
 from tests.fake_anthropic import FakeAnthropicServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -282,7 +282,7 @@ def escalate_copy(db_template: Path, workdir: Path, server: FakeAnthropicServer,
     client = CloudClient(db, KEY, server.base_url, prices, max_retries=settings.max_retries,
                          timeout_seconds=settings.timeout_seconds)
     run_id = "run-" + workdir.name
-    from compliance.runs import open_run
+    from compliance.store.runs import open_run
 
     open_run(db, run_id, "test", "{}", orchestrator="test")
     result = escalate.escalate(db, run_id, load_rules().version, settings, client, prices,
@@ -444,7 +444,7 @@ def test_batch_gives_sync_findings_at_half_price(batch_runs, sync_run):
 
 
 def test_malformed_pack_names_file_and_rule(tmp_path):
-    from compliance.rules import RulePackError
+    from compliance.rules.packs import RulePackError
 
     shutil.copytree(ROOT / "data" / "rules", tmp_path / "rules")
     (tmp_path / "rules" / "zz-broken.yaml").write_text(
@@ -459,7 +459,7 @@ def test_malformed_pack_names_file_and_rule(tmp_path):
                                     "{min_distinct_rules: 2}", "yes",
                                     "{min_distinct_rules: 2, max_chunks: 5, pages: 3}"])
 def test_malformed_whole_document_policy_names_the_file(tmp_path, policy):
-    from compliance.rules import RulePackError
+    from compliance.rules.packs import RulePackError
 
     shutil.copytree(ROOT / "data" / "rules", tmp_path / "rules")
     (tmp_path / "rules" / "zz-wide.yaml").write_text(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from compliance.cloud import (
+from compliance.adapters.cloud import (
     ANSWER_TOKENS_PER_DISMISSAL,
     ANSWER_TOKENS_PER_FINDING,
     ANSWER_TOKENS_PER_REQUEST,
@@ -16,9 +16,9 @@ from compliance.cloud import (
 from compliance.evaluation.align import compact, covered_fraction, locate
 from compliance.evaluation.labelled import Label, LabelledDocument, category_key, load_cuad
 from compliance.evaluation.metrics import Selection, TriagedDocument, evaluate
-from compliance.ledger import load_price_table
-from compliance.rules import Hit, WholeDocument
-from tasks.escalate import estimated_request_cost, estimated_sync_cost
+from compliance.adapters.ledger import load_price_table
+from compliance.rules.packs import Hit, WholeDocument
+from tasks.escalate.core import estimated_request_cost, estimated_sync_cost
 from tasks.flag import TriageSettings, clause_bounds, decide, decide_document
 
 FIXTURES = Path(__file__).parent / "fixtures" / "eval"

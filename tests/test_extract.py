@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.extract import (
+from compliance.extract.extractors import (
     CORRUPT,
     EMPTY,
     ENCRYPTED,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from helpers import query, run_pipeline
 
-from compliance.params import PipelineParams
+from compliance.settings import PipelineParams
 
 
 def test_a_failed_run_says_where_and_why_and_keeps_what_it_stored(prefect_harness, tmp_path):

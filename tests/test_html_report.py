@@ -17,9 +17,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from compliance import db as database
-from compliance.db import apply_migrations
-from compliance.html_report import (
+from compliance.store import db as database
+from compliance.store.db import apply_migrations
+from compliance.read.html_report import (
     MIN_SEGMENT_PX,
     SEVERITIES,
     build_report_data,
@@ -27,7 +27,7 @@ from compliance.html_report import (
     render_html_report,
     usd,
 )
-from compliance.masking import mask
+from compliance.rules.masking import mask
 
 CHROMIUM = Path("/usr/bin/chromium")
 # The machine's network is closed: without these Chromium keeps trying to reach Google.

@@ -5,8 +5,8 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from compliance.db import Database, apply_migrations, close_writer, reader, writer
-from compliance.migrations import MIGRATIONS
+from compliance.store.db import Database, apply_migrations, close_writer, reader, writer
+from compliance.store.migrations import MIGRATIONS
 
 # The schema after every migration, as information_schema reports it (tables and the analysts'
 # views). A new migration must update this literal on purpose: a changed column type or order
@@ -260,7 +260,7 @@ def test_migrations_build_the_pinned_schema(conn):
 
 
 def test_a_database_migrated_by_an_earlier_release_gets_the_later_views(conn, monkeypatch):
-    import compliance.db as db_module
+    import compliance.store.db as db_module
 
     released = [entry for entry in MIGRATIONS if entry[0] < "m005"]
     monkeypatch.setattr(db_module, "MIGRATIONS", released)
@@ -320,7 +320,7 @@ def test_reopening_a_database_file_keeps_it_migrated(tmp_path):
 
 
 def test_a_failed_migration_is_rolled_back(conn, monkeypatch):
-    import compliance.db as db_module
+    import compliance.store.db as db_module
 
     def broken(connection: duckdb.DuckDBPyConnection) -> None:
         connection.execute("CREATE TABLE half_done (x INTEGER)")

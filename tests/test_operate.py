@@ -19,7 +19,7 @@ import pytest
 from helpers import query
 from prefect_processes import PrefectProcesses, free_port, wait_for
 
-from compliance.runlock import limit_name
+from compliance.store.runlock import limit_name
 from flows.artifacts import ARTIFACT_KEYS, COUNTS_KEY, FAILED_KEY, PROGRESS_KEY, REPORT_KEY
 from tests.fake_anthropic import FakeAnthropicServer
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from helpers import query, run_pipeline, scalar
 
-from compliance.model_registry import resolve_model
+from compliance.adapters.model_registry import resolve_model
 
 SAMPLE_FILES = [
     "broken/quarterly-report.pdf",

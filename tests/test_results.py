@@ -21,10 +21,10 @@ import pytest
 from helpers import query, run_pipeline, scalar
 from typer.testing import CliRunner
 
-from compliance.cli import app
-from compliance.db import reader
-from compliance.results import ANALYST_VIEWS
-from compliance.schema_doc import SCHEMA_DOC, fresh_schema, undocumented
+from compliance.cli.main import app
+from compliance.store.db import reader
+from compliance.read.results import ANALYST_VIEWS
+from compliance.store.schema_doc import SCHEMA_DOC, fresh_schema, undocumented
 from tests.fake_anthropic import FakeAnthropicServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,12 +52,12 @@ def db_copy(analyst_db, tmp_path):
 
 def test_schema_doc_matches_the_migrations():
     assert SCHEMA_DOC.read_text(encoding="utf-8") == fresh_schema(), (
-        "docs/schema.md is out of date: run `python -m compliance.schema_doc`")
+        "docs/schema.md is out of date: run `python -m compliance.store.schema_doc`")
 
 
 def test_every_table_view_and_column_has_a_meaning():
     conn = duckdb.connect()
-    from compliance.db import apply_migrations
+    from compliance.store.db import apply_migrations
 
     apply_migrations(conn)
     assert undocumented(conn) == []
@@ -67,7 +67,7 @@ def test_every_table_view_and_column_has_a_meaning():
 
 
 def test_schema_doc_of_a_real_database_equals_the_committed_page(analyst_db):
-    from compliance.schema_doc import render_schema
+    from compliance.store.schema_doc import render_schema
 
     conn = reader(analyst_db[1])
     try:
@@ -219,7 +219,7 @@ def test_readers_get_a_clear_message_while_a_run_writes(db_copy):
     holder = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(f"""
             import sys, time, duckdb
-            from compliance.runlock import DatabaseLock
+            from compliance.store.runlock import DatabaseLock
             lock = DatabaseLock({str(db_copy)!r}); lock.try_acquire("flow run 1234 (nightly)")
             conn = duckdb.connect({str(db_copy)!r})
             print("holding", flush=True)
@@ -243,7 +243,7 @@ def test_readers_get_a_clear_message_while_a_run_writes(db_copy):
 
 
 def test_one_connection_runs_several_read_only_queries(analyst_db, tmp_path):
-    from compliance.results import open_results, run_readonly_sql
+    from compliance.read.results import open_results, run_readonly_sql
 
     conn = open_results(analyst_db[1])
     try:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from helpers import query
 
-from compliance.runlock import DatabaseLock, DatabaseLockTimeoutError, limit_name
+from compliance.store.runlock import DatabaseLock, DatabaseLockTimeoutError, limit_name
 
 
 def test_limit_name_is_named_after_the_database(tmp_path: Path):
@@ -38,7 +38,7 @@ def test_the_lock_is_exclusive_and_says_who_holds_it(tmp_path: Path):
 
 
 def _cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "compliance.cli", "run", *args]
+    return [sys.executable, "-m", "compliance.cli.main", "run", *args]
 
 
 def test_the_cli_refuses_or_waits_while_another_run_holds_the_database(prefect_harness,

@@ -11,8 +11,8 @@ from collections import Counter
 import duckdb
 import pytest
 
-from compliance import db as database
-from compliance import search
+from compliance.store import db as database
+from compliance.read import search
 from compliance.textnorm import normalized_text_hash, sha256_text
 
 # ---------------------------------------------------------------- tokenizer
@@ -339,7 +339,7 @@ def test_a_distinctive_phrase_ranks_its_document_first_read_only(samples_db, que
 
 
 def test_searching_calls_no_model(samples_db, monkeypatch):
-    from compliance import local_llm
+    from compliance.adapters import local_llm
 
     def no_model(*args, **kwargs):
         raise AssertionError("search must not load or call a model")

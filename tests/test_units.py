@@ -11,9 +11,9 @@ import duckdb
 import isolation_helpers
 import pytest
 
-from compliance.db import apply_migrations
-from compliance.isolation import run_isolated
-from compliance.ledger import (
+from compliance.store.db import apply_migrations
+from compliance.extract.isolation import run_isolated
+from compliance.adapters.ledger import (
     LOCAL_PRICE_VERSION,
     LocalCall,
     PriceTable,
@@ -21,13 +21,14 @@ from compliance.ledger import (
     load_price_table,
     record_local_call,
 )
-from compliance.model_registry import MODEL_ENV_VAR, ModelError, load_manifest, resolve_model
+from compliance.adapters.model_registry import MODEL_ENV_VAR, ModelError, load_manifest, resolve_model
 from compliance.textnorm import normalize_text, normalized_text_hash, words
 from tasks.chunk import BOILERPLATE_MIN_WORDS, chunk_segments, paragraph_hash
-from tasks.discover import DEFAULT_EXCLUDE, SourceFile, discover_files, matches_globs
-from tasks.extract import Segment
+from compliance.settings import DEFAULT_EXCLUDE
+from tasks.discover import SourceFile, discover_files, matches_globs
+from compliance.extract.extractors import Segment
 from tasks.inventory import KnownVersion, take_inventory
-from tasks.summarize import LocalBudget, extractive_summary, judge_summary, parse_model_json
+from tasks.summarize.core import LocalBudget, extractive_summary, judge_summary, parse_model_json
 
 # --- textnorm ---------------------------------------------------------------------------------
 
@@ -411,7 +412,7 @@ def test_resolve_model_unknown_name(monkeypatch):
 
 
 def test_model_tokenizer_counts_tokens():
-    from compliance.local_llm import get_local_model
+    from compliance.adapters.local_llm import get_local_model
 
     model = get_local_model(resolve_model())
     counts = model.count_tokens(["", "Hello world", "Hello world. " * 20])
@@ -474,7 +475,7 @@ def test_run_isolated_goes_on_after_crashes_and_errors():
 
 
 def test_personal_data_rules_find_values_in_their_usual_shapes() -> None:
-    from compliance.rules import load_rules
+    from compliance.rules.packs import load_rules
 
     rules = load_rules()
     text = ("Call 01632 960 482, +49 (0)89 2154-8861 or +33 6 12 34 56 78. DOB: 02-Sep-1947; "
@@ -495,7 +496,7 @@ def test_personal_data_rules_find_values_in_their_usual_shapes() -> None:
 
 
 def test_rules_read_text_spaced_with_non_breaking_spaces() -> None:
-    from compliance.rules import load_rules
+    from compliance.rules.packs import load_rules
 
     text = "\u00a0".join("Supplier shall sell the Products exclusively to Customer.".split())
     hits = load_rules().scan(text)

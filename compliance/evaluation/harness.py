@@ -25,9 +25,9 @@ from compliance.evaluation.metrics import (
     labelled_spans,
     touches,
 )
-from compliance.ledger import load_price_table
-from compliance.rules import Hit, load_rules
-from tasks.escalate import estimated_request_cost, estimated_sync_cost
+from compliance.adapters.ledger import load_price_table
+from compliance.rules.packs import Hit, load_rules
+from tasks.escalate.core import estimated_request_cost, estimated_sync_cost
 from tasks.flag import TriageSettings, decide_document, window_reasons
 
 
@@ -55,7 +55,7 @@ class StoredRun:
 def run_pipeline(documents: list[LabelledDocument], workdir: Path, model: str | None,
                  summarize: bool) -> Path:
     """Write the documents into a source folder and run the compliance-pipeline flow on it."""
-    from compliance.params import PipelineParams
+    from compliance.settings import PipelineParams
     from flows.pipeline import compliance_pipeline
 
     source = workdir / "source"

@@ -11,8 +11,8 @@ from typing import Any
 from compliance.evaluation import harness, report
 from compliance.evaluation.labelled import load_cuad, load_labelled_folder
 from compliance.evaluation.metrics import Evaluation
-from compliance.local_llm import get_local_model
-from compliance.model_registry import resolve_model
+from compliance.adapters.local_llm import get_local_model
+from compliance.adapters.model_registry import resolve_model
 from tasks.flag import TriageSettings
 
 PRIMARY = frozenset({"primary"})

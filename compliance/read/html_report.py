@@ -20,9 +20,9 @@ from typing import Any
 
 import duckdb
 
-from compliance.findings import UNRESOLVED
-from compliance.masking import mask
-from compliance.results import (
+from compliance.vocab import UNRESOLVED
+from compliance.rules.masking import mask
+from compliance.read.results import (
     SEVERITY_RANK,
     failed_documents,
     mask_quote,

@@ -14,7 +14,7 @@ import re
 import threading
 from pathlib import Path
 
-from compliance.rules import RULES_DIR, Rule, find_entities, load_rules, merge_spans
+from compliance.rules.packs import RULES_DIR, Rule, find_entities, load_rules, merge_spans
 
 SECRET_PLACEHOLDER = "[REDACTED]"
 # If the rule packs cannot be read, logs are still masked with these.

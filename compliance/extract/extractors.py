@@ -471,7 +471,7 @@ def _extract_with_unstructured(fmt: str, data: bytes, large_text_bytes: int) -> 
 
 def extract_bytes(data: bytes, filename: str, large_text_bytes: int = 1_000_000) -> Extraction:
     """Parse one file's bytes into an Extraction; never raises for bad input."""
-    from compliance.offline_nlp import configure_unstructured_offline
+    from compliance.adapters.offline_nlp import configure_unstructured_offline
 
     if not data.strip():
         return Extraction(format=sniff_format(data, filename)[0] if data else "empty",

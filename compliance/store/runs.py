@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from compliance.db import Database
+from compliance.store.db import Database
 
 
 def new_run_id() -> str:

@@ -14,12 +14,13 @@ from typing import Protocol
 
 import duckdb
 
-from compliance import progress as stage_progress
-from compliance.db import Database
-from compliance.ledger import LocalCall, record_local_call
-from compliance.local_llm import GENERATION_PARAMS, LocalModel, get_verified_model
-from compliance.model_registry import ModelSpec
+from compliance import context as stage_progress
+from compliance.store.db import Database
+from compliance.adapters.ledger import LocalCall, record_local_call
+from compliance.adapters.local_llm import GENERATION_PARAMS, LocalModel, get_verified_model
+from compliance.adapters.model_registry import ModelSpec
 from compliance.textnorm import sha256_text, words
+from compliance.vocab import readable_current
 
 CHUNK_PROMPT_VERSION = "chunk-summary-v1"
 DOCUMENT_PROMPT_VERSION = "document-summary-v1"
@@ -438,9 +439,9 @@ def summarize_documents(db: Database, run_id: str, spec: ModelSpec, calls: Model
     """Reduce chunk summaries into one summary per fully summarized document (or of doc_ids)."""
     with db.cursor() as cur:
         docs = cur.execute(
-            """
+            f"""
             SELECT d.doc_id FROM documents d
-            WHERE d.is_current AND d.status IN ('ok', 'partial')
+            WHERE {readable_current("d")}
               AND EXISTS (SELECT 1 FROM chunks c WHERE c.doc_id = d.doc_id)
               AND NOT EXISTS (SELECT 1 FROM chunks c WHERE c.doc_id = d.doc_id
                               AND c.summary_status = 'pending')

@@ -7,8 +7,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from compliance.paths import DEFAULT_DB_PATH, SAMPLES_DIR
-from tasks.discover import DEFAULT_EXCLUDE
+from compliance.environment import DEFAULT_DB_PATH, SAMPLES_DIR
+
+
+# Hidden files and folders, editor backups and Office lock files are never documents.
+DEFAULT_EXCLUDE = (".*", "*/.*", "*~", "~$*", "*/~$*")
 
 
 class PipelineParams(BaseModel):

@@ -22,7 +22,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
-from compliance.db import DatabaseBusyError
+from compliance.store.db import DatabaseBusyError
 
 POLL_SECONDS = 0.5
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 from datasketch import MinHash, MinHashLSH
 
-from compliance.db import Database
+from compliance.store.db import Database
 from compliance.textnorm import words
+from compliance.vocab import readable_current
 
 NUM_PERM = 256
 SCHEME = "affine32"  # stored signatures are only comparable within one scheme
@@ -33,9 +34,9 @@ def link_near_duplicates(db: Database, run_id: str, threshold: float) -> int:
     """Compare not-yet-checked documents with every current one; store links >= threshold."""
     with db.cursor() as cur:
         unchecked = cur.execute(
-            """
+            f"""
             SELECT d.doc_id, d.text_hash, d.text_sha256 FROM documents d
-            WHERE d.is_current AND d.status IN ('ok', 'partial') AND NOT d.similarity_checked
+            WHERE {readable_current("d")} AND NOT d.similarity_checked
             ORDER BY d.doc_id
             """
         ).fetchall()
@@ -54,10 +55,10 @@ def link_near_duplicates(db: Database, run_id: str, threshold: float) -> int:
                         [text_hash, NUM_PERM, signature.hashvalues.astype(np.uint64).tobytes()])
     with db.cursor() as cur:
         rows = cur.execute(
-            """
+            f"""
             SELECT d.doc_id, d.rel_path, d.text_hash, m.signature
             FROM documents d JOIN minhashes m USING (text_hash)
-            WHERE d.is_current AND d.status IN ('ok', 'partial')
+            WHERE {readable_current("d")}
             ORDER BY d.doc_id
             """
         ).fetchall()

@@ -12,7 +12,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from compliance.paths import MODEL_MANIFEST, MODELS_DIR
+from compliance.environment import MODEL_MANIFEST, MODELS_DIR
 
 MODEL_ENV_VAR = "COMPLIANCE_MODEL"
 
@@ -147,10 +147,10 @@ def fetch_model(spec: ModelSpec) -> Path:
 
 
 def main() -> None:
-    """`python -m compliance.model_registry fetch [NAME]`: fetch and verify a manifest model."""
+    """`python -m compliance.adapters.model_registry fetch [NAME]`: fetch and verify a manifest model."""
     args = sys.argv[1:]
     if not args or args[0] != "fetch":
-        raise SystemExit("usage: python -m compliance.model_registry fetch [NAME]")
+        raise SystemExit("usage: python -m compliance.adapters.model_registry fetch [NAME]")
     spec = resolve_model(args[1] if len(args) > 1 else None)
     path = fetch_model(spec)
     print(f"model {spec.name}: {path} (sha256 {spec.sha256[:12]}… verified)")

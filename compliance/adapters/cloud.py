@@ -17,15 +17,15 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from compliance.db import Database
-from compliance.ledger import (
+from compliance.store.db import Database
+from compliance.adapters.ledger import (
     PriceTable,
     fail_cloud_call,
     note_unsettled,
     reserve_cloud_call,
     settle_cloud_call,
 )
-from compliance.paths import DATA_DIR
+from compliance.environment import DATA_DIR
 from compliance.textnorm import sha256_text
 
 PROMPT_VERSION = "escalation-v2"

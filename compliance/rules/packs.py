@@ -39,10 +39,10 @@ from typing import Any
 
 import yaml
 
-from compliance.paths import DATA_DIR
+from compliance.vocab import SEVERITIES
+from compliance.environment import DATA_DIR
 
 RULES_DIR = DATA_DIR / "rules"
-SEVERITIES = {"low": 1, "medium": 2, "high": 3, "critical": 4}
 ACTIONS = ("escalate", "record")
 _RULE_KEYS = {"id", "category", "severity", "description", "action", "patterns", "keywords",
               "near", "entities", "validators", "exclude", "exclude_window", "case_sensitive",
@@ -402,7 +402,7 @@ def find_entities(text: str) -> list[tuple[str, int, int]]:
         if _nlp is None:
             import spacy
 
-            from compliance.offline_nlp import OFFLINE_SPACY_PACKAGE
+            from compliance.adapters.offline_nlp import OFFLINE_SPACY_PACKAGE
 
             _nlp = spacy.load(OFFLINE_SPACY_PACKAGE, exclude=["lemmatizer"])
             _nlp.max_length = 2_000_000

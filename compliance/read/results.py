@@ -15,15 +15,12 @@ from typing import Any
 
 import duckdb
 
-from compliance import db as database
-from compliance import masking
-from compliance.findings import DISPOSITIONS, UNRESOLVED
-from compliance.migrations import MIGRATIONS
-from compliance.rules import SEVERITIES
-from compliance.runlock import DatabaseLock, describe_holder
+from compliance.store import db as database
+from compliance.rules import masking
+from compliance.store.migrations import MIGRATIONS
+from compliance.vocab import ANALYST_VIEWS, DISPOSITIONS, NOT_FAILED, SEVERITIES, UNRESOLVED
+from compliance.store.runlock import DatabaseLock, describe_holder
 
-ANALYST_VIEWS = ("findings", "document_status", "escalations", "cost_by_run",
-                 "cost_by_day_and_model", "savings_by_run", "cache_efficiency", "rule_precision")
 EXPORTED = (*ANALYST_VIEWS, "runs", "llm_calls", "finding_reviews")
 # Columns that can carry personal data, masked in exports and reports unless unmasked; True
 # also masks person names (spaCy), which is slower and only worth it for free text.
@@ -38,7 +35,6 @@ PERSONAL_COLUMNS: dict[str, dict[str, bool]] = {
 }
 SEVERITY_RANK = SEVERITIES  # the rule packs' severities and their weights, 1 (low) to 4
 FORMATS = ("parquet", "csv")
-NOT_FAILED = ("ok", "partial", "duplicate", "removed")
 
 
 class ResultsUnavailableError(RuntimeError):
@@ -107,7 +103,7 @@ def mask_value(value: Any, names: bool) -> Any:
 
 def personal_data_rules() -> dict[str, str]:
     """Rule id to placeholder, for rules whose whole match is personal data (redact_as)."""
-    from compliance.rules import RulePackError, load_rules
+    from compliance.rules.packs import RulePackError, load_rules
 
     try:
         return {rule.id: rule.redact_as for rule in load_rules().rules if rule.redact_as}

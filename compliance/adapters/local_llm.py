@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from compliance.model_registry import ModelSpec, verify_model_file
+from compliance.adapters.model_registry import ModelSpec, verify_model_file
 
 # Decoding settings are part of the summary cache key: change them and summaries are recomputed.
 GENERATION_PARAMS: dict[str, Any] = {

@@ -1,4 +1,4 @@
-"""Findings: stable ids across document versions, and the append-only review trail."""
+"""The append-only review trail: a reviewer's decision on a finding, and its history."""
 
 from __future__ import annotations
 
@@ -7,9 +7,7 @@ from datetime import datetime
 
 import duckdb
 
-DISPOSITIONS = ("open", "confirmed", "false_positive", "resolved")
-# Findings still needing attention: open ones and those a reviewer confirmed but nobody fixed.
-UNRESOLVED = ("open", "confirmed")
+from compliance.vocab import DISPOSITIONS
 
 
 class ReviewError(ValueError):
@@ -27,23 +25,6 @@ class Review:
     reviewer: str
     note: str | None
     reviewed_at: datetime
-
-
-def register_findings(cur: duckdb.DuckDBPyConnection, run_id: str) -> int:
-    """Give every detection without an id a stable one; return how many were new."""
-    before = cur.execute("SELECT count(*) FROM finding_ids").fetchone()[0]
-    cur.execute(
-        """
-        INSERT INTO finding_ids (finding_key, source_root, rel_path, first_seen_run_id)
-        SELECT finding_key, any_value(source_root), any_value(rel_path), ?
-        FROM finding_detections
-        WHERE finding_key NOT IN (SELECT finding_key FROM finding_ids)
-        GROUP BY finding_key
-        ORDER BY min(doc_id), min(char_start)
-        """,
-        [run_id],
-    )
-    return cur.execute("SELECT count(*) FROM finding_ids").fetchone()[0] - before
 
 
 def review_finding(cur: duckdb.DuckDBPyConnection, finding_id: int, disposition: str,

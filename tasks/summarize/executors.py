@@ -18,10 +18,10 @@ from prefect.cache_policies import NO_CACHE
 from prefect.context import FlowRunContext
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from compliance.masking import install_log_masking
-from compliance.model_registry import ModelSpec
-from compliance.params import PipelineParams
-from tasks import summarize
+from compliance.rules.masking import install_log_masking
+from compliance.adapters.model_registry import ModelSpec
+from compliance.settings import PipelineParams
+from tasks.summarize import core as summarize
 
 
 @task(name="summarize-text", cache_policy=NO_CACHE, persist_result=False)

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import duckdb
 
-from compliance import db as database
-from compliance.results import ResultsBusyError, open_results
-from compliance.runlock import hold_lock
+from compliance.store import db as database
+from compliance.read.results import ResultsBusyError, open_results
+from compliance.store.runlock import hold_lock
 
 
 class DocumentNotFoundError(LookupError):
@@ -142,9 +142,9 @@ def summarize_now(db_path: Path, document: DocumentRef, model: str | None = None
                   wait: bool = True,
                   on_wait: Callable[[str], None] = lambda why: None) -> StoredSummary:
     """Compute and store a missing document summary (once, whoever else asks at the same time)."""
-    from compliance.model_registry import resolve_model, verify_model_file
-    from compliance.runs import close_run, new_run_id, open_run
-    from tasks import summarize
+    from compliance.adapters.model_registry import resolve_model, verify_model_file
+    from compliance.store.runs import close_run, new_run_id, open_run
+    from tasks.summarize import core as summarize
 
     if document.status not in ("ok", "partial"):
         raise NotSummarizableError(

@@ -13,8 +13,8 @@ from typing import Any
 
 import duckdb
 
-from compliance import progress
-from compliance.cloud import (
+from compliance import context as progress
+from compliance.adapters.cloud import (
     PROMPT_VERSION,
     BudgetExceededError,
     BudgetGuard,
@@ -27,8 +27,8 @@ from compliance.cloud import (
     request_bytes,
     request_sha256,
 )
-from compliance.db import Database
-from compliance.ledger import (
+from compliance.store.db import Database
+from compliance.adapters.ledger import (
     ModelPrice,
     PriceTable,
     cloud_spend,
@@ -36,6 +36,7 @@ from compliance.ledger import (
     settle_cloud_call,
 )
 from compliance.textnorm import sha256_text
+from compliance.vocab import readable_current
 
 MAX_REQUEST_BYTES = 24_000
 
@@ -426,7 +427,7 @@ def estimated_request_cost(price: ModelPrice, text_chars: int, spans: int, findi
     per span, or else the expected answer (a finding's fields, a dismissed span's id). No
     prompt caching and no batch discount: the price of the plain path.
     """
-    from compliance.cloud import estimated_policy_tokens, expected_answer_tokens
+    from compliance.adapters.cloud import estimated_policy_tokens, expected_answer_tokens
 
     if policy_tokens is None:
         policy_tokens = estimated_policy_tokens()
@@ -468,7 +469,7 @@ def counterfactuals(db: Database, run_id: str, source_root: str, model: str,
     tokens observed per span in this run (when nothing was sent, every chunk's answer is
     priced as a finding's: the dearer answer, and such a run claims no saving anyway).
     """
-    from compliance.cloud import estimated_policy_tokens, expected_answer_tokens, policy_prompt
+    from compliance.adapters.cloud import estimated_policy_tokens, expected_answer_tokens, policy_prompt
 
     price = prices.price(model)
     with db.cursor() as cur:
@@ -489,10 +490,10 @@ def counterfactuals(db: Database, run_id: str, source_root: str, model: str,
             "JOIN llm_calls c USING (call_id) WHERE c.run_id = ? AND c.status = 'settled'",
             [run_id]).fetchone()[0]
         rows = cur.execute(
-            """
+            f"""
             SELECT d.first_run_id = ? AS is_new, c.char_end - c.char_start AS chars
             FROM chunks c JOIN documents d USING (doc_id)
-            WHERE d.is_current AND d.source_root = ? AND d.status IN ('ok', 'partial')
+            WHERE {readable_current("d")} AND d.source_root = ?
             """,
             [run_id, source_root],
         ).fetchall()

