@@ -1,16 +1,30 @@
-"""Stage progress as counts, for whoever listens: the CLI draws bars, the flow moves its artifact.
+"""What a run pins at its start, handed to every stage: the run context, and stage progress.
 
-Stages report (done, total) from the process that does the bookkeeping (the flow process);
-a listener that raises never disturbs the run.
+A run loads its rule packs, price table and local model spec once, into its `RunContext`; no
+stage reloads them, so a rule file edited while a run goes on cannot give two stages two rules
+versions. The context also holds the run's one database writer and its typed counts, which the
+stages fill in and the flow stores at the end.
+
+Stage progress is counts, for whoever listens: the CLI draws bars, the flow moves its artifact.
+Stages report (done, total) from the process that does the bookkeeping (the flow process); a
+listener that raises never disturbs the run.
 """
 
 from __future__ import annotations
 
-import sys
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TextIO
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from compliance.adapters.ledger import PriceTable, load_price_table
+from compliance.adapters.model_registry import ModelSpec, resolve_model
+from compliance.rules.loader import RuleSet, load_rules
+from compliance.settings import PipelineParams
+from compliance.store import db as database
+from compliance.store.runs import RunCounts, new_run_id, open_run
 
 PARSE = "documents parsed"
 SUMMARIZE = "chunks summarized"
@@ -46,47 +60,62 @@ def listening(listener: Listener) -> Iterator[None]:
             _listeners.remove(listener)
 
 
-@contextmanager
-def progress_bars(stream: TextIO | None = None, force: bool = False) -> Iterator[None]:
-    """Draw one bar per stage (count, total, rate, time left) on a terminal while the block runs.
+@dataclass(frozen=True)
+class RunInputs:
+    """The files a run reads its policy from, loaded once: a bad one fails the run at start."""
 
-    Nothing is drawn when the stream is not a terminal (logs of scheduled runs), unless forced.
-    """
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        ProgressColumn,
-        Task,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-    from rich.text import Text
+    rules: RuleSet
+    prices: PriceTable
+    model: ModelSpec
 
-    stream = stream or sys.stderr
-    if not force and not stream.isatty():
-        yield
-        return
 
-    class RateColumn(ProgressColumn):
-        """Items per second, averaged by rich over the last seconds."""
+def load_inputs(params: PipelineParams) -> RunInputs:
+    """Load and check the rule packs, the price table (with the run's cloud model in it) and
+    the local model spec (its file is checked by the stages that load it)."""
+    rules = load_rules()  # a malformed rule pack fails here, naming the file and rule
+    prices = load_price_table()
+    prices.price(params.cloud_model)  # an unknown cloud model fails here, never costs $0
+    model = resolve_model(params.model)
+    return RunInputs(rules=rules, prices=prices, model=model)
 
-        def render(self, task: Task) -> Text:
-            speed = task.finished_speed or task.speed
-            return Text("" if speed is None else f"{speed:.1f}/s", style="progress.data.speed")
 
-    console = Console(file=stream, force_terminal=force or None)
-    bars = Progress(TextColumn("{task.description:<18}"), BarColumn(), MofNCompleteColumn(),
-                    RateColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
-                    console=console, transient=False)
-    tasks: dict[str, int] = {}
+@dataclass
+class RunContext:
+    """One run's pinned inputs, its database writer, its counts and its logger."""
 
-    def draw(stage: str, done: int, total: int) -> None:
-        if stage not in tasks:
-            tasks[stage] = bars.add_task(stage, total=max(total, 0))
-        bars.update(tasks[stage], completed=done, total=max(total, done))
+    run_id: str
+    db: database.Database
+    source: Path
+    inputs: RunInputs
+    counts: RunCounts = field(default_factory=RunCounts)
+    log: logging.Logger | logging.LoggerAdapter = field(
+        default_factory=lambda: logging.getLogger("compliance"))
 
-    with bars, listening(draw):
-        yield
+    @property
+    def rules(self) -> RuleSet:
+        """The rule packs, as loaded when the run started."""
+        return self.inputs.rules
+
+    @property
+    def prices(self) -> PriceTable:
+        """The price table, as loaded when the run started."""
+        return self.inputs.prices
+
+    @property
+    def model(self) -> ModelSpec:
+        """The local model spec, as resolved when the run started."""
+        return self.inputs.model
+
+
+def start_run(params: PipelineParams, inputs: RunInputs, orchestrator: str,
+              flow_run_id: str | None = None,
+              log: logging.Logger | logging.LoggerAdapter | None = None) -> RunContext:
+    """Open (and migrate) the database, record that a run started, and return its context."""
+    db = database.writer(params.db_path)
+    run_id = new_run_id()
+    open_run(db, run_id, params.source, params.model_dump_json(), orchestrator=orchestrator,
+             flow_run_id=flow_run_id)
+    context = RunContext(run_id=run_id, db=db, source=Path(params.source), inputs=inputs)
+    if log is not None:
+        context.log = log
+    return context

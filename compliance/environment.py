@@ -1,4 +1,16 @@
-"""Where the project keeps its files, resolved from the repository root."""
+"""Where the project keeps its files, and every environment variable it reads (here only).
+
+- `COMPLIANCE_HOME`: the project folder holding `models/` and `data/` (default: this checkout).
+- `COMPLIANCE_MODEL`: the local GGUF model when a run names none, a manifest name or a path
+  (default: the manifest's default).
+- `COMPLIANCE_RULES_DIR`: the folder of rule packs, *.yaml (default: `data/rules/`).
+- `COMPLIANCE_LLM_THREADS`: llama.cpp threads per model (default: the number of CPUs).
+- `ANTHROPIC_API_KEY`: the cloud model's key, else the Prefect Secret block `anthropic-api-key`
+  (default: none, and nothing is sent).
+
+The cloud API's address is the run's `anthropic_base_url` setting, else the SDK's own
+`ANTHROPIC_BASE_URL`, else Anthropic's.
+"""
 
 from __future__ import annotations
 
@@ -11,3 +23,31 @@ DATA_DIR = PROJECT_ROOT / "data"
 SAMPLES_DIR = DATA_DIR / "samples"
 DEFAULT_DB_PATH = DATA_DIR / "compliance.duckdb"
 MODEL_MANIFEST = MODELS_DIR / "manifest.json"
+DEFAULT_RULES_DIR = DATA_DIR / "rules"
+PRICES_DIR = DATA_DIR / "prices"
+PROMPTS_DIR = DATA_DIR / "prompts"
+
+MODEL_ENV_VAR = "COMPLIANCE_MODEL"
+RULES_DIR_ENV_VAR = "COMPLIANCE_RULES_DIR"
+LLM_THREADS_ENV_VAR = "COMPLIANCE_LLM_THREADS"
+API_KEY_ENV_VAR = "ANTHROPIC_API_KEY"
+
+
+def model_override() -> str | None:
+    """The local model named by the environment, if any."""
+    return os.environ.get(MODEL_ENV_VAR) or None
+
+
+def rules_dir() -> Path:
+    """The folder of rule packs."""
+    return Path(os.environ.get(RULES_DIR_ENV_VAR, DEFAULT_RULES_DIR))
+
+
+def llm_threads() -> int:
+    """llama.cpp threads per model."""
+    return int(os.environ.get(LLM_THREADS_ENV_VAR, os.cpu_count() or 2))
+
+
+def api_key() -> str | None:
+    """The cloud model's key from the environment, if set."""
+    return os.environ.get(API_KEY_ENV_VAR) or None

@@ -7,7 +7,6 @@ may be shared: every text is masked first (personal data and secrets, compliance
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
@@ -20,7 +19,7 @@ from prefect.artifacts import (
 )
 
 from compliance import context as progress
-from compliance.rules.masking import mask
+from tasks.report import RunReport
 
 REPORT_KEY = "compliance-run-report"
 COUNTS_KEY = "compliance-run-counts"
@@ -56,57 +55,6 @@ COUNT_ROWS = [
     ("saved vs naive_new", "saved_vs_naive_new"),
     ("saved vs naive_all", "saved_vs_naive_all"),
 ]
-
-
-def _plain(value: Any) -> Any:
-    """A JSON-friendly cell: Decimals and other numbers as numbers, None as an empty cell."""
-    if value is None:
-        return ""
-    if isinstance(value, bool | int | float | str):
-        return value
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return str(value)
-
-
-@dataclass
-class RunReport:
-    """Everything the artifacts show, read back from the database and already masked."""
-
-    run_id: str
-    status: str
-    source: str
-    db_path: str
-    counts: dict[str, Any]
-    failed: list[dict[str, str]] = field(default_factory=list)
-    findings: list[dict[str, str]] = field(default_factory=list)
-    summary: str = ""
-    error: str | None = None
-    note: str | None = None
-
-
-def build_report(run_id: str, source: str, db_path: str, counts: dict[str, Any],
-                 failed: list[tuple[str, str, str]],
-                 findings: list[tuple[str, str, str, str, str]], summary: str) -> RunReport:
-    """Mask what is stored into a report (free text also loses person names)."""
-    return RunReport(
-        run_id=run_id,
-        status=str(counts.get("status") or "unknown"),
-        source=mask(source),
-        db_path=mask(db_path),
-        counts={key: _plain(value) for key, value in counts.items()
-                if key not in ("error", "escalation_note", "source_root")},
-        failed=[{"path": mask(path), "status": status, "reason": mask(reason, names=True)}
-                for path, status, reason in failed],
-        findings=[{"path": mask(path), "category": category or "", "severity": severity or "",
-                   "rationale": mask(rationale or "", names=True),
-                   "quote": mask(quote or "", names=True)}
-                  for path, category, severity, rationale, quote in findings],
-        summary=mask(summary),
-        error=mask(str(counts["error"]), names=True) if counts.get("error") else None,
-        note=mask(str(counts["escalation_note"])) if counts.get("escalation_note") else None,
-    )
 
 
 def _cell(text: Any) -> str:

@@ -9,22 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from prefect import flow
+from prefect import flow, get_run_logger
 
-from compliance.store import db as database
+from compliance import context
 from compliance.rules import masking
-from compliance.adapters.ledger import cloud_spend, load_price_table
 from compliance.settings import PipelineParams
-from compliance.rules.packs import load_rules
-from compliance.store.runs import close_run, new_run_id, open_run
-from flows.pipeline import (
-    escalate_flagged,
-    escalation_counts,
-    flag_chunks,
-    hold_database,
-    register_findings,
-)
-from tasks import report
+from compliance.store import db as database
+from flows.pipeline import hold_database
+from tasks import findings, flag, report, spend
+from tasks.escalate import core as escalate
 
 
 @flow(name="compliance-retriage", log_prints=True)
@@ -32,35 +25,28 @@ def compliance_retriage(params: PipelineParams | None = None) -> dict[str, Any]:
     """Flag and triage stored chunks under the current rule packs, then escalate."""
     params = params or PipelineParams()
     masking.install_log_masking()
-    load_price_table().price(params.cloud_model)
-    rules = load_rules()
+    inputs = context.load_inputs(params)
     with hold_database(params, "compliance-retriage"):
-        return _retriage(params, rules.version)
+        ctx = context.start_run(params, inputs, orchestrator="prefect (retriage)",
+                                log=get_run_logger())
+        try:
+            return _retriage(ctx, params)
+        finally:
+            database.close_writer(params.db_path)
 
 
-def _retriage(params: PipelineParams, rules_version: str) -> dict[str, Any]:
+def _retriage(ctx: context.RunContext, params: PipelineParams) -> dict[str, Any]:
     """Re-triage with the database held by this run."""
-    run_id = new_run_id()
-    db = database.writer(params.db_path)
-    open_run(db, run_id, params.source, params.model_dump_json(), orchestrator="prefect (retriage)")
     try:
-        flagged = flag_chunks(params, run_id)
-        escalated = escalate_flagged(params, run_id)
-        register_findings(params, run_id)
-        with db.cursor() as cur:
-            spend = cloud_spend(cur, run_id=run_id)
-        close_run(db, run_id, "completed", {
-            "chunks_flagged": flagged.chunks_flagged, "escalation_mode": params.escalation,
-            "cloud_model": params.cloud_model, "spend_usd": spend,
-            "escalation_note": escalated.note, **escalation_counts(params, escalated),
-        })
-        with db.cursor() as cur:
-            summary = report.run_summary(cur, run_id)
+        flagged = flag.flag_chunks(ctx, params)
+        escalate.escalate_flagged(ctx, params)
+        findings.register_findings(ctx)
+        spend.note_cloud_spend(ctx)
+        summary = report.finish_run(ctx)
     except BaseException as exc:
-        close_run(db, run_id, "failed", {}, error=f"{type(exc).__name__}: {exc}"[:1000])
+        report.record_failure(ctx, f"{type(exc).__name__}: {exc}"[:1000])
         raise
-    finally:
-        database.close_writer(params.db_path)
-    summary += f"\n  rules version    {rules_version} ({flagged.chunks_scanned} chunks re-triaged)"
+    summary += (f"\n  rules version    {ctx.rules.version} ({flagged.chunks_scanned} chunks "
+                "re-triaged)")
     print(summary)
-    return {"run_id": run_id, "summary": summary, "chunks_scanned": flagged.chunks_scanned}
+    return {"run_id": ctx.run_id, "summary": summary, "chunks_scanned": flagged.chunks_scanned}

@@ -8,10 +8,15 @@ from dataclasses import dataclass
 
 import duckdb
 
+from compliance.adapters.local_llm import get_local_model
+from compliance.adapters.model_registry import verify_model_file
+from compliance.context import RunContext
+from compliance.extract.model import Segment
+from compliance.settings import ChunkSettings
 from compliance.store.db import Database
 from compliance.textnorm import normalized_text_hash, words
-from compliance.extract.extractors import Segment
 from compliance.vocab import readable_current
+from tasks.stage import as_task
 
 # A paragraph this long that appears more than once (in one document or across documents) is
 # boilerplate: a disclaimer, a footer, a signature block. It gets a chunk of its own so that its
@@ -210,3 +215,20 @@ def chunk_document(db: Database, run_id: str, doc_id: int,
                  chunk.is_boilerplate, first, run_id],
             )
     return len(chunks)
+
+
+@as_task("chunk-documents")
+def chunk_documents(ctx: RunContext, settings: ChunkSettings) -> int:
+    """Chunk every stored document that has no chunks yet."""
+    with ctx.db.cursor() as cur:
+        doc_ids = documents_to_chunk(cur)
+        boilerplate = boilerplate_hashes(cur, settings.boilerplate_min_documents)
+    chunks = 0
+    if doc_ids:
+        verify_model_file(ctx.model)
+        model = get_local_model(ctx.model)  # its tokenizer counts the chunk budget
+        chunks = sum(chunk_document(ctx.db, ctx.run_id, doc_id, model.count_tokens,
+                                    settings.max_chunk_tokens, boilerplate)
+                     for doc_id in doc_ids)
+    ctx.counts.chunks_new = chunks
+    return chunks

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
-
 @dataclass(frozen=True)
 class SourceFile:
     """One file found under the source root, with the stat facts the pre-check compares."""

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import duckdb
 
+from compliance.context import RunContext
+from tasks.stage import as_task
 
-def register_findings(cur: duckdb.DuckDBPyConnection, run_id: str) -> int:
+
+def register_new_findings(cur: duckdb.DuckDBPyConnection, run_id: str) -> int:
     """Give every detection without an id a stable one; return how many were new."""
     before = cur.execute("SELECT count(*) FROM finding_ids").fetchone()[0]
     cur.execute(
@@ -20,3 +23,10 @@ def register_findings(cur: duckdb.DuckDBPyConnection, run_id: str) -> int:
         [run_id],
     )
     return cur.execute("SELECT count(*) FROM finding_ids").fetchone()[0] - before
+
+
+@as_task("register-findings")
+def register_findings(ctx: RunContext) -> int:
+    """Give new findings their stable ids, so reviews follow them across versions."""
+    with ctx.db.transaction() as cur:
+        return register_new_findings(cur, ctx.run_id)

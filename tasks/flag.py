@@ -9,25 +9,19 @@ from dataclasses import dataclass, field
 
 import duckdb
 
+from compliance.context import RunContext
+from compliance.rules.matching import Hit, RuleSet, WholeDocument, merge_spans, severity_weight
+from compliance.settings import TriageSettings
 from compliance.store.db import Database
-from compliance.rules.packs import Hit, RuleSet, WholeDocument, merge_spans, severity_weight
 from compliance.textnorm import sha256_text
 from compliance.vocab import readable_current
+from tasks.stage import as_task
 
 # A clause ends at sentence punctuation or ';'/':' (list items), or at a blank line before
 # what starts a paragraph. A line break alone does not end one (contracts are hard-wrapped
 # mid-sentence), nor does a blank line before a lower-case word (a page break in a PDF).
 _CLAUSE_END = re.compile(r"(?<=[.!?;:])\s+|\n\s*\n(?=\s*[^\sa-z])")
 MAX_CLAUSE_CHARS = 1500
-
-
-@dataclass
-class TriageSettings:
-    """How flags become escalation decisions."""
-
-    threshold: int = 2
-    min_window_chars: int = 600
-    redact: bool = True
 
 
 @dataclass
@@ -116,7 +110,7 @@ def decide(text: str, hits: list[Hit], settings: TriageSettings) -> Decision:
     reasons = sorted({h.rule_id for h in hits if h.action == "escalate"})
     score = max((score for _, _, score in clauses), default=0)
     windows = [_widen(text, start, end, settings.min_window_chars)
-               for start, end, clause_score in clauses if clause_score >= settings.threshold]
+               for start, end, clause_score in clauses if clause_score >= settings.triage_threshold]
     if not windows:
         return Decision(score, "routine", reasons, [])
     return Decision(score, "escalate", reasons, merge_spans(windows))
@@ -184,8 +178,8 @@ def redact(text: str, start: int, end: int, hits: list[Hit]) -> tuple[str, list[
     return "".join(pieces).strip(), mapping
 
 
-def flag_chunks(db: Database, run_id: str, rules: RuleSet,
-                settings: TriageSettings) -> FlagResult:
+def flag_stored_chunks(db: Database, run_id: str, rules: RuleSet,
+                       settings: TriageSettings) -> FlagResult:
     """Scan every untriaged chunk; store flags, the decision and redacted windows.
 
     A document is decided and stored in one transaction, so none is ever half triaged and a
@@ -237,7 +231,7 @@ def _store_chunk(cur: duckdb.DuckDBPyConnection, run_id: str, rules: RuleSet,
     result.chunks_escalate += 1
     for start, end in verdict.windows:
         rule_ids, categories = window_reasons(verdict, hits, start, end)
-        if settings.redact:
+        if settings.redact_personal_data:
             redacted, mapping = redact(text, start, end, hits)
         else:
             redacted, mapping = text[start:end].strip(), []
@@ -255,3 +249,14 @@ def _store_chunk(cur: duckdb.DuckDBPyConnection, run_id: str, rules: RuleSet,
             cur.execute("INSERT INTO redactions VALUES (?, ?, ?, ?)",
                         [window_id, placeholder, original, rule_id])
         result.windows += 1
+
+
+@as_task("flag-chunks")
+def flag_chunks(ctx: RunContext, settings: TriageSettings) -> FlagResult:
+    """Apply the rule packs to untriaged chunks and decide what to escalate."""
+    result = flag_stored_chunks(ctx.db, ctx.run_id, ctx.rules, settings)
+    ctx.counts.chunks_flagged = result.chunks_flagged
+    ctx.log.info("%d chunks scanned, %d flagged, %d to escalate (%d windows)",
+                 result.chunks_scanned, result.chunks_flagged, result.chunks_escalate,
+                 result.windows)
+    return result

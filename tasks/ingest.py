@@ -9,39 +9,26 @@ from pathlib import Path
 
 import duckdb
 
-from compliance.store.db import Database
-from compliance.extract.isolation import run_isolated
 from compliance.adapters.model_registry import sha256_of_file
+from compliance.context import PARSE, RunContext, report
+from compliance.extract.dispatch import extract_attachment, extract_file
+from compliance.extract.isolation import run_isolated
+from compliance.extract.model import Extraction
 from compliance.rules.risk_hints import risk_hint_score
+from compliance.settings import IngestSettings
+from compliance.store.db import Database
 from compliance.textnorm import normalized_text_hash, sha256_bytes, sha256_text
+from compliance.vocab import TEXT_STATUSES, DocumentStatus, readable_current
 from tasks.chunk import paragraph_hash
 from tasks.discover import SourceFile
-from compliance.extract.extractors import (
-    CORRUPT,
-    DUPLICATE,
-    EMPTY,
-    REMOVED,
-    TEXT_STATUSES,
-    TIMEOUT,
-    TOO_LARGE,
-    Extraction,
-    extract_attachment,
-    extract_file,
-from compliance.vocab import readable_current
-)
-from tasks.inventory import KnownVersion
+from tasks.inventory import Inventory, KnownVersion
+from tasks.stage import as_task
 
 MAX_ATTACHMENT_DEPTH = 3
 
 
-@dataclass
-class IngestSettings:
-    """Limits for reading files."""
-
-    max_file_bytes: int = 100_000_000
-    parse_timeout_seconds: float = 300.0
-    workers: int = 2
-    large_text_bytes: int = 1_000_000
+# Texts larger than this are read as plain text, not through unstructured's element parser.
+LARGE_TEXT_BYTES = 1_000_000
 
 
 @dataclass
@@ -219,11 +206,13 @@ def ingest_files(
             job = _Job(source_file.rel_path, source_file, previous, None, source_file.size_bytes,
                        source_file.mtime_ns)
             with db.transaction() as cur:
-                doc_id = _insert_document(cur, run_id, source_root, job, TOO_LARGE, error=(
+                doc_id = _insert_document(cur, run_id, source_root, job,
+                                          DocumentStatus.TOO_LARGE, error=(
                     f"file is {source_file.size_bytes:,} bytes, over the "
                     f"{settings.max_file_bytes:,}-byte limit"))
             result.failed += 1
-            result.failures.append((source_file.rel_path, TOO_LARGE, "over the size limit"))
+            result.failures.append((source_file.rel_path, DocumentStatus.TOO_LARGE,
+                                    "over the size limit"))
             result.doc_ids.append(doc_id)
             continue
         try:
@@ -231,7 +220,8 @@ def ingest_files(
         except OSError as exc:
             result.failures.append((source_file.rel_path, "unreadable", str(exc)))
             continue
-        if (previous is not None and previous.sha256 == digest and previous.status != REMOVED
+        if (previous is not None and previous.sha256 == digest
+                and previous.status != DocumentStatus.REMOVED
                 and source_file.rel_path not in force):
             with db.cursor() as cur:  # touched, not changed: remember the new stat
                 cur.execute(
@@ -263,7 +253,8 @@ def _ingest_round(db: Database, run_id: str, source_root: str, root: Path, jobs:
                 duplicate_of = _find_byte_duplicate(cur, job)
             if duplicate_of is not None:
                 with db.transaction() as cur:
-                    doc_id = _insert_document(cur, run_id, source_root, job, DUPLICATE,
+                    doc_id = _insert_document(cur, run_id, source_root, job,
+                                              DocumentStatus.DUPLICATE,
                                               duplicate_of=duplicate_of)
                 _count_version(result, job)
                 result.duplicate += 1
@@ -279,30 +270,32 @@ def _ingest_round(db: Database, run_id: str, source_root: str, root: Path, jobs:
     for index, job in enumerate(to_parse):
         if job.data is not None:
             work.append((index, (extract_attachment, (job.data, job.rel_path,
-                                                      settings.large_text_bytes))))
+                                                      LARGE_TEXT_BYTES))))
         else:
             work.append((index, (extract_file, (str(root / job.rel_path), job.rel_path,
-                                                settings.large_text_bytes))))
+                                                LARGE_TEXT_BYTES))))
 
     stored: dict[int, int] = {}
     children: list[_Job] = []
-    for outcome in run_isolated(_dispatch, work, settings.workers,
+    for outcome in run_isolated(_dispatch, work, settings.parse_workers,
                                 settings.parse_timeout_seconds):
         job = to_parse[outcome.key]
         if outcome.value is not None:
             extraction: Extraction = outcome.value
         elif outcome.timed_out:
-            extraction = Extraction(format=_extension(job.rel_path) or "unknown", status=TIMEOUT,
+            extraction = Extraction(format=_extension(job.rel_path) or "unknown",
+                                    status=DocumentStatus.TIMEOUT,
                                     extractor="none", error=outcome.error)
         else:
-            extraction = Extraction(format=_extension(job.rel_path) or "unknown", status=CORRUPT,
+            extraction = Extraction(format=_extension(job.rel_path) or "unknown",
+                                    status=DocumentStatus.CORRUPT,
                                     extractor="none", error=outcome.error)
         with db.transaction() as cur:
             doc_id = _store_extraction(cur, run_id, source_root, job, extraction)
         stored[outcome.key] = doc_id
         result.doc_ids.append(doc_id)
         _count_version(result, job)
-        if extraction.status not in TEXT_STATUSES and extraction.status != EMPTY:
+        if extraction.status not in TEXT_STATUSES and extraction.status != DocumentStatus.EMPTY:
             result.failed += 1
             result.failures.append((job.rel_path, extraction.status, extraction.error or ""))
         progress(f"{extraction.status:<11} {job.rel_path}")
@@ -319,7 +312,7 @@ def _ingest_round(db: Database, run_id: str, source_root: str, root: Path, jobs:
                 ))
     for job, first_index in later_copies:
         with db.transaction() as cur:
-            doc_id = _insert_document(cur, run_id, source_root, job, DUPLICATE,
+            doc_id = _insert_document(cur, run_id, source_root, job, DocumentStatus.DUPLICATE,
                                       duplicate_of=stored.get(first_index))
         _count_version(result, job)
         result.duplicate += 1
@@ -330,7 +323,7 @@ def _ingest_round(db: Database, run_id: str, source_root: str, root: Path, jobs:
 def _count_version(result: IngestResult, job: _Job) -> None:
     if job.parent_doc_id is not None:
         return
-    if job.previous is None or job.previous.status == REMOVED:
+    if job.previous is None or job.previous.status == DocumentStatus.REMOVED:
         result.new += 1
     else:
         result.changed += 1
@@ -347,7 +340,7 @@ def mark_removed(db: Database, run_id: str, root: Path,
     for rel_path, previous in removed:
         job = _Job(rel_path, None, previous, previous.sha256, 0, None)
         with db.transaction() as cur:
-            _insert_document(cur, run_id, str(root), job, REMOVED,
+            _insert_document(cur, run_id, str(root), job, DocumentStatus.REMOVED,
                              error="file no longer present under the source root")
     return len(removed)
 
@@ -381,3 +374,42 @@ def touch_unchanged(db: Database, run_id: str, doc_ids: list[int]) -> None:
             "UPDATE documents SET last_seen_run_id = ? WHERE doc_id IN (SELECT unnest(?))",
             [run_id, doc_ids],
         )
+
+
+@as_task("ingest-documents")
+def ingest_documents(ctx: RunContext, settings: IngestSettings, plan: Inventory) -> IngestResult:
+    """Hash, dedupe, parse and store new and changed files; mark vanished ones removed."""
+    root = ctx.source
+    files = len(plan.new) + len(plan.suspect)
+    done = 0
+
+    def report_file(message: str) -> None:
+        nonlocal done
+        ctx.log.info(message)
+        done += 1
+        report(PARSE, min(done, files), files)
+
+    result = ingest_files(ctx.db, ctx.run_id, root, plan.new, plan.suspect, settings,
+                          progress=report_file)
+    result.removed = mark_removed(ctx.db, ctx.run_id, root, plan.removed)
+    # A copy stored as 'duplicate' of a file that is now removed or changed must be read itself.
+    orphans = orphaned_duplicates(ctx.db, root)
+    if orphans:
+        repaired = ingest_files(ctx.db, ctx.run_id, root, [], orphans, settings,
+                                progress=ctx.log.info,
+                                force=frozenset(f.rel_path for f, _ in orphans))
+        result.doc_ids += repaired.doc_ids
+        result.failures += repaired.failures
+        result.duplicate += repaired.duplicate
+        result.failed += repaired.failed
+    touched = {known.doc_id for _, known in orphans}
+    touch_unchanged(ctx.db, ctx.run_id, [known.doc_id for _, known in plan.unchanged
+                                         if known.doc_id not in touched])
+    result.unchanged += len(plan.unchanged) - len(touched & {k.doc_id for _, k in plan.unchanged})
+    ctx.counts.docs_new = result.new
+    ctx.counts.docs_changed = result.changed
+    ctx.counts.docs_unchanged = result.unchanged
+    ctx.counts.docs_duplicate = result.duplicate
+    ctx.counts.docs_failed = result.failed
+    ctx.counts.docs_removed = result.removed
+    return result

@@ -1,13 +1,18 @@
 """Compare the files found under a source root with what the database knows about them."""
 
 from __future__ import annotations
-from compliance.vocab import readable_current
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import duckdb
 
-from tasks.discover import SourceFile, matches_globs
+from compliance.context import RunContext
+from compliance.settings import PipelineParams, SourceSettings
+from compliance.store import db as database
+from compliance.vocab import readable_current
+from tasks.discover import SourceFile, discover_files, matches_globs
+from tasks.stage import as_task
 
 
 @dataclass
@@ -51,7 +56,7 @@ def known_versions(cur: duckdb.DuckDBPyConnection, source_root: str) -> dict[str
     return {row[0]: KnownVersion(*row[1:]) for row in rows}
 
 
-def take_inventory(
+def compare_with_stored(
     files: list[SourceFile],
     known: dict[str, KnownVersion],
     include: list[str],
@@ -134,3 +139,41 @@ def outstanding_work(cur: duckdb.DuckDBPyConnection, summarize: bool, rules_vers
     return {"unchunked": int(unchunked), "pending_summaries": int(pending),
             "unlinked": int(unchecked), "untriaged": int(untriaged),
             "open_escalations": int(open_cloud)}
+
+
+def plan_source(cur: duckdb.DuckDBPyConnection, settings: SourceSettings) -> Inventory:
+    """List the source folder and compare it with the stored versions (no file is read)."""
+    files = discover_files(Path(settings.source), settings.include, settings.exclude)
+    known = known_versions(cur, settings.source)
+    return compare_with_stored(files, known, settings.include, settings.exclude,
+                               settings.verify_hashes)
+
+
+@as_task("take-inventory", retries=True)
+def take_inventory(ctx: RunContext, settings: SourceSettings) -> Inventory:
+    """List the source folder and compare it with the stored versions (no file is read)."""
+    with ctx.db.cursor() as cur:
+        plan = plan_source(cur, settings)
+    ctx.counts.files_seen = len(plan.new) + len(plan.suspect) + len(plan.unchanged)
+    ctx.log.info("%d files: %d new, %d to check, %d unchanged, %d removed",
+                 ctx.counts.files_seen, len(plan.new), len(plan.suspect), len(plan.unchanged),
+                 len(plan.removed))
+    return plan
+
+
+def nothing_to_do(params: PipelineParams, rules_version: str, cloud: bool) -> bool:
+    """True when the files match the database and no stored work is outstanding.
+
+    Decided from stat calls and a read-only query: a re-run over an unchanged folder reads no
+    file, loads no model and starts no Prefect server. `cloud`: whether windows could be sent.
+    """
+    if not Path(params.db_path).exists():
+        return False
+    conn = database.reader(params.db_path)
+    try:
+        if plan_source(conn, params).has_file_work:
+            return False
+        outstanding = outstanding_work(conn, params.summarize == "all", rules_version, cloud)
+    finally:
+        conn.close()
+    return not any(outstanding.values())

@@ -5,9 +5,12 @@ from __future__ import annotations
 import numpy as np
 from datasketch import MinHash, MinHashLSH
 
+from compliance.context import RunContext
+from compliance.settings import NearDuplicateSettings
 from compliance.store.db import Database
 from compliance.textnorm import words
 from compliance.vocab import readable_current
+from tasks.stage import as_task
 
 NUM_PERM = 256
 SCHEME = "affine32"  # stored signatures are only comparable within one scheme
@@ -30,7 +33,7 @@ def _from_blob(blob: bytes) -> MinHash:
                    hashvalues=np.frombuffer(blob, dtype=np.uint64).copy())
 
 
-def link_near_duplicates(db: Database, run_id: str, threshold: float) -> int:
+def link_similar_documents(db: Database, run_id: str, threshold: float) -> int:
     """Compare not-yet-checked documents with every current one; store links >= threshold."""
     with db.cursor() as cur:
         unchecked = cur.execute(
@@ -97,3 +100,9 @@ def link_near_duplicates(db: Database, run_id: str, threshold: float) -> int:
             cur.execute("UPDATE documents SET similarity_checked = true WHERE doc_id = ?",
                         [doc_id])
     return links
+
+
+@as_task("link-near-duplicates")
+def link_near_duplicates(ctx: RunContext, settings: NearDuplicateSettings) -> int:
+    """Link documents that resemble an earlier one."""
+    return link_similar_documents(ctx.db, ctx.run_id, settings.near_duplicate_threshold)

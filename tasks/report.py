@@ -1,10 +1,24 @@
-"""The end-of-run summary, read back from the database so it shows what was stored."""
+"""The end of a run: close its record, and read its summary and report back from the database.
+
+What is printed and published is read back from what was stored, so it shows what a later
+reader of the database will find; the report is masked before it leaves the process.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
 import duckdb
 
+from compliance.context import RunContext
+from compliance.rules.masking import mask
+from compliance.settings import PipelineParams
+from compliance.store import db as database
+from compliance.store.runs import RunCounts, close_run, new_run_id, open_run
 from compliance.vocab import FAILED_STATUSES, severity_rank
+from tasks.stage import as_task
 
 
 def run_summary(cur: duckdb.DuckDBPyConnection, run_id: str) -> str:
@@ -177,3 +191,110 @@ def top_findings(cur: duckdb.DuckDBPyConnection, source_root: str,
         [source_root, limit],
     ).fetchall()
     return [tuple(row[:5]) for row in rows]
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-friendly cell: Decimals and other numbers as numbers, None as an empty cell."""
+    if value is None:
+        return ""
+    if isinstance(value, bool | int | float | str):
+        return value
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+@dataclass
+class RunReport:
+    """Everything the artifacts show, read back from the database and already masked."""
+
+    run_id: str
+    status: str
+    source: str
+    db_path: str
+    counts: dict[str, Any]
+    failed: list[dict[str, str]] = field(default_factory=list)
+    findings: list[dict[str, str]] = field(default_factory=list)
+    summary: str = ""
+    error: str | None = None
+    note: str | None = None
+
+
+def build_report(run_id: str, source: str, db_path: str, counts: dict[str, Any],
+                 failed: list[tuple[str, str, str]],
+                 findings: list[tuple[str, str, str, str, str]], summary: str) -> RunReport:
+    """Mask what is stored into a report (free text also loses person names)."""
+    return RunReport(
+        run_id=run_id,
+        status=str(counts.get("status") or "unknown"),
+        source=mask(source),
+        db_path=mask(db_path),
+        counts={key: _plain(value) for key, value in counts.items()
+                if key not in ("error", "escalation_note", "source_root")},
+        failed=[{"path": mask(path), "status": status, "reason": mask(reason, names=True)}
+                for path, status, reason in failed],
+        findings=[{"path": mask(path), "category": category or "", "severity": severity or "",
+                   "rationale": mask(rationale or "", names=True),
+                   "quote": mask(quote or "", names=True)}
+                  for path, category, severity, rationale, quote in findings],
+        summary=mask(summary),
+        error=mask(str(counts["error"]), names=True) if counts.get("error") else None,
+        note=mask(str(counts["escalation_note"])) if counts.get("escalation_note") else None,
+    )
+
+
+def read_report(ctx: RunContext, db_path: str, summary: str) -> RunReport:
+    """The run's report from what the database stored, masked for the Prefect server."""
+    with ctx.db.cursor() as cur:
+        counts = run_counts(cur, ctx.run_id)
+        failed = failed_documents(cur, ctx.run_id)
+        findings = top_findings(cur, str(ctx.source))
+    return build_report(ctx.run_id, str(ctx.source), db_path, counts, failed, findings, summary)
+
+
+@as_task("close-run")
+def close_run_record(ctx: RunContext) -> str:
+    """Record the run's counts and return its printed summary."""
+    with ctx.db.cursor() as cur:
+        ctx.counts.summaries_pending = cur.execute(
+            "SELECT count(*) FROM chunks c JOIN documents d USING (doc_id) "
+            "WHERE d.is_current AND c.summary_status = 'pending'"
+        ).fetchone()[0]
+    return finish_run(ctx)
+
+
+def finish_run(ctx: RunContext) -> str:
+    """Store the run's counts as completed and return its printed summary."""
+    close_run(ctx.db, ctx.run_id, "completed", ctx.counts)
+    with ctx.db.cursor() as cur:
+        return run_summary(cur, ctx.run_id)
+
+
+def record_failure(ctx: RunContext, error: str) -> str:
+    """Mark the run failed (what it stored is kept) and return its summary."""
+    close_run(ctx.db, ctx.run_id, "failed", error=error)
+    with ctx.db.cursor() as cur:
+        return run_summary(cur, ctx.run_id)
+
+
+def record_unchanged_run(params: PipelineParams, files: int, wall_seconds: float) -> str:
+    """Record a run that found nothing to do (no flow was started) and return its summary."""
+    db = database.writer(params.db_path)
+    try:
+        run_id = new_run_id()
+        open_run(db, run_id, params.source, params.model_dump_json(),
+                 orchestrator="cli (no changes)")
+        close_run(db, run_id, "completed", RunCounts(
+            files_seen=files, docs_new=0, docs_changed=0, docs_unchanged=files,
+            docs_duplicate=0, docs_failed=0, docs_removed=0, chunks_new=0, summaries_done=0,
+            summaries_cached=0, summaries_pending=0, model_calls=0, local_model_seconds=0.0,
+            chunks_flagged=0, chunks_escalated=0, chunks_deferred=0,
+            escalation_mode=params.escalation, cloud_model=params.cloud_model,
+            spend_usd=Decimal(0)))
+        with db.cursor() as cur:
+            cur.execute("UPDATE runs SET wall_seconds = ? WHERE run_id = ?",
+                        [wall_seconds, run_id])
+            return run_summary(cur, run_id)
+    finally:
+        database.close_writer(params.db_path)

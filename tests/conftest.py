@@ -32,7 +32,8 @@ CORPUS_DIR = (PROJECT_ROOT.parent / "shared" / "corpus").resolve()
 SAMPLES_DIR = PROJECT_ROOT / "data" / "samples"
 
 # Helper modules (isolation_helpers, helpers) are imported by name, here and in the spawned
-# worker processes of compliance.extract.isolation (which inherit sys.path), whatever pytest's rootdir.
+# worker processes of compliance.extract.isolation (which inherit sys.path), whatever pytest's
+# rootdir.
 if str(TESTS_DIR) not in sys.path:
     sys.path.insert(0, str(TESTS_DIR))
 
@@ -60,14 +61,9 @@ def _close_local_models():
     """Free the llama.cpp models the runs loaded before the interpreter tears modules down
     (llama-cpp-python's finalizers print 'Exception ignored' when they run at exit)."""
     yield
-    from compliance.adapters import local_llm
+    from compliance.adapters.local_llm import close_models
 
-    for model in list(local_llm._models.values()):
-        for llm in (model._llm, model._vocab):
-            if llm is not None:
-                llm.close()
-        model._llm = model._vocab = None
-    local_llm._models.clear()
+    close_models()
 
 
 @pytest.fixture(scope="session")

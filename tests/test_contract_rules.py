@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from compliance.rules.packs import RulePackError, load_rules
+from compliance.rules.loader import RulePackError, load_rules
 
 ROOT = Path(__file__).resolve().parents[1]
 

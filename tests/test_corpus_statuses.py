@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from helpers import query, run_pipeline
 
+from compliance.extract.dispatch import extract_file
 from compliance.settings import DEFAULT_EXCLUDE
-from compliance.extract.extractors import extract_file
 
 HEAVY = ["docx/uns__handbook-872p.docx", "txt/uns__war-and-peace-full.txt"]
 FULL_CORPUS = os.environ.get("COMPLIANCE_TEST_FULL_CORPUS") == "1"

@@ -12,11 +12,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from compliance.store import db as database
 from compliance.adapters.cloud import CloudClient, MalformedAnswerError, parse_answer, short_ids
 from compliance.adapters.ledger import load_price_table
-from compliance.settings import PipelineParams
-from compliance.rules.packs import load_rules
+from compliance.rules.loader import load_rules
+from compliance.settings import EscalationSettings, PipelineParams
+from compliance.store import db as database
 from tasks.escalate import core as escalate
 from tests.fake_anthropic import FakeAnthropicServer
 
@@ -278,9 +278,10 @@ def escalate_copy(db_template: Path, workdir: Path, server: FakeAnthropicServer,
     shutil.copy(db_template, db_path)
     db = database.writer(db_path)
     prices = load_price_table()
-    settings = escalate.EscalationSettings(**{"mode": "sync", **options})
-    client = CloudClient(db, KEY, server.base_url, prices, max_retries=settings.max_retries,
-                         timeout_seconds=settings.timeout_seconds)
+    settings = EscalationSettings(**{"escalation": "sync", "budget_usd": None, **options})
+    client = CloudClient(db, KEY, server.base_url, prices,
+                         max_retries=settings.cloud_max_retries,
+                         timeout_seconds=settings.cloud_timeout_seconds)
     run_id = "run-" + workdir.name
     from compliance.store.runs import open_run
 
@@ -292,8 +293,8 @@ def escalate_copy(db_template: Path, workdir: Path, server: FakeAnthropicServer,
 
 def test_retries_are_booked_per_attempt(triaged_db, tmp_path, fake):
     fake.state.faults.extend(["429", "500", "529"])
-    db, db_path, run_id, result = escalate_copy(triaged_db, tmp_path, fake, concurrency=1,
-                                                max_retries=3)
+    db, db_path, run_id, result = escalate_copy(triaged_db, tmp_path, fake, cloud_concurrency=1,
+                                                cloud_max_retries=3)
     with db.cursor() as cur:
         rows = cur.execute("SELECT status, error, cost_usd FROM llm_calls WHERE run_id = ? "
                            "ORDER BY call_id", [run_id]).fetchall()
@@ -310,8 +311,8 @@ def test_retries_are_booked_per_attempt(triaged_db, tmp_path, fake):
 def test_timeout_keeps_reservation(triaged_db, tmp_path, fake):
     fake.state.timeout_sleep = 3.0
     fake.state.faults.extend(["timeout"])
-    db, db_path, run_id, result = escalate_copy(triaged_db, tmp_path, fake, concurrency=1,
-                                                max_retries=0, timeout_seconds=1.0)
+    db, db_path, run_id, result = escalate_copy(triaged_db, tmp_path, fake, cloud_concurrency=1,
+                                                cloud_max_retries=0, cloud_timeout_seconds=1.0)
     with db.cursor() as cur:
         first = cur.execute("SELECT status, cost_usd, bound_usd, error FROM llm_calls "
                             "WHERE run_id = ? ORDER BY call_id LIMIT 1", [run_id]).fetchone()
@@ -325,7 +326,7 @@ def test_timeout_keeps_reservation(triaged_db, tmp_path, fake):
 
 def test_malformed_answer_requeues_and_is_booked(triaged_db, tmp_path, fake):
     fake.state.faults.extend(["malformed"])
-    db, db_path, run_id, result = escalate_copy(triaged_db, tmp_path, fake, concurrency=1)
+    db, db_path, run_id, result = escalate_copy(triaged_db, tmp_path, fake, cloud_concurrency=1)
     with db.cursor() as cur:
         first = cur.execute("SELECT status, cost_usd FROM llm_calls WHERE run_id = ? "
                             "ORDER BY call_id LIMIT 1", [run_id]).fetchone()
@@ -336,8 +337,8 @@ def test_malformed_answer_requeues_and_is_booked(triaged_db, tmp_path, fake):
 
 def test_deferred_windows_go_first_next_run(triaged_db, tmp_path, fake):
     # No request fits a $0.001 budget at its upper bound: everything is deferred, nothing sent.
-    db, db_path, run_id, result = escalate_copy(triaged_db, tmp_path, fake, concurrency=1,
-                                                max_retries=0, run_budget_usd=Decimal("0.001"))
+    db, db_path, run_id, result = escalate_copy(triaged_db, tmp_path, fake, cloud_concurrency=1,
+                                                cloud_max_retries=0, budget_usd=Decimal("0.001"))
     assert result.deferred == result.windows_total > 0 and result.done == 0
     assert fake.state.requests == []
     with db.cursor() as cur:
@@ -356,8 +357,8 @@ def test_deferred_windows_go_first_next_run(triaged_db, tmp_path, fake):
     prices = load_price_table()
     client = CloudClient(db, KEY, fake.base_url, prices)
     second = escalate.escalate(db, "run-2", load_rules().version,
-                               escalate.EscalationSettings(concurrency=1,
-                                                           max_spans_per_request=2),
+                               EscalationSettings(cloud_concurrency=1, budget_usd=None,
+                                                  max_spans_per_request=2),
                                client, prices, log=lambda message: None)
     database.close_writer(db_path)
     assert second.deferred == 0 and second.done == result.windows_total
@@ -377,8 +378,8 @@ def test_budget_never_exceeded_under_faults(triaged_db, tmp_path_factory, faults
     with FakeAnthropicServer(api_key=KEY) as server:
         server.state.faults.extend(f for f in faults if f != "ok")
         db, db_path, run_id, result = escalate_copy(
-            triaged_db, workdir, server, concurrency=concurrency, max_retries=2,
-            run_budget_usd=budget, timeout_seconds=5.0)
+            triaged_db, workdir, server, cloud_concurrency=concurrency, cloud_max_retries=2,
+            budget_usd=budget, cloud_timeout_seconds=5.0)
         with db.cursor() as cur:
             spent, rows = cur.execute(
                 "SELECT coalesce(sum(cost_usd), 0), count(*) FROM llm_calls WHERE run_id = ?",
@@ -444,7 +445,7 @@ def test_batch_gives_sync_findings_at_half_price(batch_runs, sync_run):
 
 
 def test_malformed_pack_names_file_and_rule(tmp_path):
-    from compliance.rules.packs import RulePackError
+    from compliance.rules.loader import RulePackError
 
     shutil.copytree(ROOT / "data" / "rules", tmp_path / "rules")
     (tmp_path / "rules" / "zz-broken.yaml").write_text(
@@ -459,7 +460,7 @@ def test_malformed_pack_names_file_and_rule(tmp_path):
                                     "{min_distinct_rules: 2}", "yes",
                                     "{min_distinct_rules: 2, max_chunks: 5, pages: 3}"])
 def test_malformed_whole_document_policy_names_the_file(tmp_path, policy):
-    from compliance.rules.packs import RulePackError
+    from compliance.rules.loader import RulePackError
 
     shutil.copytree(ROOT / "data" / "rules", tmp_path / "rules")
     (tmp_path / "rules" / "zz-wide.yaml").write_text(
@@ -512,7 +513,7 @@ def test_retriage_applies_new_rules_without_reparsing(sync_run, tmp_path, fake, 
 def test_errored_and_expired_batch_entries_are_requeued(triaged_db, tmp_path, fake):
     fake.state.batch_faults.update({0: "errored", 1: "expired"})
     db, db_path, run_id, result = escalate_copy(
-        triaged_db, tmp_path, fake, mode="batch", max_spans_per_request=4,
+        triaged_db, tmp_path, fake, escalation="batch", max_spans_per_request=4,
         batch_wait_seconds=20)
     with db.cursor() as cur:
         rows = cur.execute("SELECT status, cost_usd, error FROM llm_calls WHERE run_id = ? "

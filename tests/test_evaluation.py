@@ -13,13 +13,14 @@ from compliance.adapters.cloud import (
     ANSWER_TOKENS_PER_FINDING,
     ANSWER_TOKENS_PER_REQUEST,
 )
+from compliance.adapters.ledger import load_price_table
 from compliance.evaluation.align import compact, covered_fraction, locate
 from compliance.evaluation.labelled import Label, LabelledDocument, category_key, load_cuad
 from compliance.evaluation.metrics import Selection, TriagedDocument, evaluate
-from compliance.adapters.ledger import load_price_table
-from compliance.rules.packs import Hit, WholeDocument
+from compliance.rules.matching import Hit, WholeDocument
+from compliance.settings import TriageSettings
 from tasks.escalate.core import estimated_request_cost, estimated_sync_cost
-from tasks.flag import TriageSettings, clause_bounds, decide, decide_document
+from tasks.flag import clause_bounds, decide, decide_document
 
 FIXTURES = Path(__file__).parent / "fixtures" / "eval"
 PRIMARY = frozenset({"primary"})
@@ -125,21 +126,21 @@ def test_clause_bounds_do_not_stop_at_a_hard_line_wrap() -> None:
 def test_a_clause_scores_distinct_rules_and_short_clauses_gain_a_neighbour() -> None:
     text = "4. Exclusivity. Supplier sells only to Customer. 5. Price. Prices are fixed."
     heading = hit("r.high", "high", text.index("Exclusivity"), text.index("Exclusivity") + 11)
-    verdict = decide(text, [heading], TriageSettings(threshold=2, min_window_chars=30))
+    verdict = decide(text, [heading], TriageSettings(triage_threshold=2, min_window_chars=30))
     assert verdict.decision == "escalate" and verdict.score == 3
     (window,) = verdict.windows
     assert "Supplier sells only to Customer." in text[window[0]:window[1]]
     # one low cue is not enough; the same rule twice is still one cue; two cues are
     low = [hit("r.low", "low", 25, 30), hit("r.low", "low", 31, 35)]
-    assert decide(text, low, TriageSettings(threshold=2)).decision == "routine"
+    assert decide(text, low, TriageSettings(triage_threshold=2)).decision == "routine"
     two = [hit("r.low", "low", 25, 30), hit("r.other", "low", 31, 35)]
-    assert decide(text, two, TriageSettings(threshold=2)).decision == "escalate"
+    assert decide(text, two, TriageSettings(triage_threshold=2)).decision == "escalate"
 
 
 def test_a_short_document_with_two_rules_of_a_wide_pack_goes_whole() -> None:
     """Every chunk of it is one window, naming the rules that sent it; others stay clause-sized."""
     policy = WholeDocument("promo", min_distinct_rules=2, max_chunks=3)
-    settings = TriageSettings(threshold=2, min_window_chars=0)
+    settings = TriageSettings(triage_threshold=2, min_window_chars=0)
     plain = "Plain text about the product. Nothing here matches."
     first = "Our drug is the safest. Talk to your doctor."
     second = "It cures the disease. Ask for it by name."

@@ -1,4 +1,4 @@
-"""tasks/extract.py: format sniffing from bytes, statuses, text offsets, pages and attachments."""
+"""compliance/extract: format sniffing from bytes, statuses, text offsets, pages and attachments."""
 
 from __future__ import annotations
 
@@ -8,17 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from compliance.extract.extractors import (
-    CORRUPT,
-    EMPTY,
-    ENCRYPTED,
-    OK,
-    UNSUPPORTED,
-    Extraction,
-    extract_bytes,
-    extract_file,
-    sniff_format,
-)
+from compliance.extract.dispatch import extract_bytes, extract_file
+from compliance.extract.model import Extraction
+from compliance.extract.sniff import sniff_format
+from compliance.vocab import DocumentStatus
 
 
 def _zip(names: list[str]) -> bytes:
@@ -146,10 +139,11 @@ def test_wrong_extension_files_extract_with_the_right_parser(corpus_dir):
     docx_named_pdf = corpus_dir / "formats/edge/derived-wrong-ext__docx-bytes-named.pdf"
     extraction = extract_bytes(docx_named_pdf.read_bytes(), docx_named_pdf.name)
     assert (extraction.format, extraction.status, extraction.extractor) == (
-        "docx", OK, "unstructured")
+        "docx", DocumentStatus.OK, "unstructured")
     pdf_named_docx = corpus_dir / "formats/edge/derived-wrong-ext__pdf-bytes-named.docx"
     extraction = extract_bytes(pdf_named_docx.read_bytes(), pdf_named_docx.name)
-    assert (extraction.format, extraction.status, extraction.extractor) == ("pdf", OK, "pypdf")
+    assert (extraction.format, extraction.status, extraction.extractor) == (
+        "pdf", DocumentStatus.OK, "pypdf")
 
 
 # --- statuses -------------------------------------------------------------------------------
@@ -158,7 +152,7 @@ def test_wrong_extension_files_extract_with_the_right_parser(corpus_dir):
 @pytest.mark.parametrize("data", [b"", b"   \n\t\r\n "])
 def test_empty_bytes_are_empty(data):
     extraction = extract_bytes(data, "blank.txt")
-    assert extraction.status == EMPTY
+    assert extraction.status == DocumentStatus.EMPTY
     assert extraction.text == ""
     assert extraction.segments == []
     assert extraction.error
@@ -172,7 +166,7 @@ def test_encrypted_pdf_from_the_corpus(corpus_dir):
     path = corpus_dir / "formats/edge/encrypted-userpw__libreoffice-writer-password.pdf"
     extraction = extract_bytes(path.read_bytes(), path.name)
     assert extraction.format == "pdf"
-    assert extraction.status == ENCRYPTED
+    assert extraction.status == DocumentStatus.ENCRYPTED
     assert extraction.text == ""
     assert "password" in (extraction.error or "").lower()
 
@@ -180,34 +174,34 @@ def test_encrypted_pdf_from_the_corpus(corpus_dir):
 def test_owner_password_only_pdf_is_readable(corpus_dir):
     path = corpus_dir / "formats/edge/encrypted-ownerpw-only__copy-protected.pdf"
     extraction = extract_bytes(path.read_bytes(), path.name)
-    assert extraction.status == OK
+    assert extraction.status == DocumentStatus.OK
     assert extraction.text.strip()
 
 
 def test_encrypted_ooxml_is_encrypted(corpus_dir):
     path = corpus_dir / "formats/edge/encrypted__bug53475-password-is-pass.docx"
     extraction = extract_bytes(path.read_bytes(), path.name)
-    assert (extraction.format, extraction.status) == ("docx", ENCRYPTED)
+    assert (extraction.format, extraction.status) == ("docx", DocumentStatus.ENCRYPTED)
 
 
 def test_truncated_sample_pdf_is_corrupt(samples_dir):
     path = samples_dir / "broken" / "quarterly-report.pdf"
     extraction = extract_bytes(path.read_bytes(), path.name)
     assert extraction.format == "pdf"
-    assert extraction.status == CORRUPT
+    assert extraction.status == DocumentStatus.CORRUPT
     assert extraction.error and extraction.error.strip()
     assert extraction.text == ""
 
 
 def test_unsupported_formats_say_so():
     extraction = extract_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "chart.png")
-    assert (extraction.format, extraction.status) == ("png", UNSUPPORTED)
+    assert (extraction.format, extraction.status) == ("png", DocumentStatus.UNSUPPORTED)
     assert "png" in (extraction.error or "")
 
 
 def test_damaged_docx_is_corrupt_not_an_exception():
     extraction = extract_bytes(b"PK\x03\x04" + b"\x00" * 100, "contract.docx")
-    assert extraction.status == CORRUPT
+    assert extraction.status == DocumentStatus.CORRUPT
     assert extraction.error
 
 
@@ -229,7 +223,7 @@ def test_damaged_docx_is_corrupt_not_an_exception():
 def test_segment_offsets_index_into_the_text(samples_dir, rel_path):
     path = samples_dir / rel_path
     extraction = extract_file((str(path), rel_path, 1_000_000))
-    assert extraction.status == OK, extraction.error
+    assert extraction.status == DocumentStatus.OK, extraction.error
     assert extraction.format == Path(rel_path).suffix.lstrip(".")
     _check_offsets(extraction)
     assert extraction.language == "en"
@@ -239,14 +233,14 @@ def test_large_plain_text_uses_the_plain_text_extractor(samples_dir):
     path = samples_dir / "contracts" / "master-services-agreement.txt"
     data = path.read_bytes()
     extraction = extract_bytes(data, path.name, large_text_bytes=len(data) - 1)
-    assert (extraction.status, extraction.extractor) == (OK, "plain-text")
+    assert (extraction.status, extraction.extractor) == (DocumentStatus.OK, "plain-text")
     _check_offsets(extraction)
 
 
 def test_pdf_pages_cover_every_page_number(samples_dir):
     path = samples_dir / "promo" / "cardiozen-brochure.pdf"
     extraction = extract_bytes(path.read_bytes(), path.name)
-    assert extraction.status == OK
+    assert extraction.status == DocumentStatus.OK
     assert extraction.page_count == 2
     numbers = [page for page, _, _ in extraction.pages]
     assert numbers == list(range(1, extraction.page_count + 1))
@@ -265,12 +259,12 @@ def test_pdf_pages_cover_every_page_number(samples_dir):
 def test_eml_attachment_is_extracted(samples_dir):
     path = samples_dir / "hr" / "employee-onboarding.eml"
     extraction = extract_bytes(path.read_bytes(), path.name)
-    assert (extraction.format, extraction.status) == ("eml", OK)
+    assert (extraction.format, extraction.status) == ("eml", DocumentStatus.OK)
     assert [a.name for a in extraction.attachments] == ["benefits-summary.txt"]
     attachment = extraction.attachments[0]
     assert attachment.data.strip()
     child = extract_bytes(attachment.data, f"{path.name}#{attachment.name}")
-    assert (child.format, child.status) == ("txt", OK)
+    assert (child.format, child.status) == ("txt", DocumentStatus.OK)
     assert child.text.strip()
     # The attachment's text is the child's, not repeated in the parent's body.
     assert "Subject:" in extraction.text
@@ -281,7 +275,7 @@ def test_html_footer_disclaimer_is_kept(samples_dir):
     path = samples_dir / "policies" / "anti-bribery-policy.html"
     assert b"<footer" in path.read_bytes()
     extraction = extract_bytes(path.read_bytes(), path.name)
-    assert extraction.status == OK
+    assert extraction.status == DocumentStatus.OK
     assert "CONFIDENTIAL" in extraction.text
 
 
@@ -290,7 +284,7 @@ def test_html_main_element_does_not_hide_the_rest():
             b"<main><p>The main policy text lives here.</p></main>"
             b"<footer><p>Legal disclaimer in the footer.</p></footer></body></html>")
     extraction = extract_bytes(html, "page.html")
-    assert extraction.status == OK
+    assert extraction.status == DocumentStatus.OK
     assert "main policy text" in extraction.text
     assert "disclaimer in the footer" in extraction.text
 
@@ -298,7 +292,7 @@ def test_html_main_element_does_not_hide_the_rest():
 def test_text_in_a_legacy_encoding_is_decoded():
     data = "Caf\u00e9 r\u00e9sum\u00e9 na\u00efve: the d\u00e9j\u00e0 vu clause.\n".encode("cp1252")
     extraction = extract_bytes(data * 3, "notes.txt")
-    assert extraction.status == OK
+    assert extraction.status == DocumentStatus.OK
     assert "Caf\u00e9" in extraction.text
     assert "\ufffd" not in extraction.text
 
@@ -330,4 +324,4 @@ def test_email_with_an_mbox_from_line_is_an_email():
 def test_text_that_mentions_the_pdf_header_is_not_a_pdf():
     data = b"# PDF checklist\n\nEvery valid file starts with the %PDF-1.7 header line.\n"
     extraction = extract_bytes(data, "checklist.md")
-    assert (extraction.format, extraction.status) == ("md", OK)
+    assert (extraction.format, extraction.status) == ("md", DocumentStatus.OK)

@@ -17,17 +17,13 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from compliance.read.html_report import build_report_data, render_html_report
+from compliance.read.html_report.chart import MIN_SEGMENT_PX
+from compliance.read.html_report.data import SEVERITIES
+from compliance.read.results import personal_data_rules, usd
+from compliance.rules.masking import mask
 from compliance.store import db as database
 from compliance.store.db import apply_migrations
-from compliance.read.html_report import (
-    MIN_SEGMENT_PX,
-    SEVERITIES,
-    build_report_data,
-    personal_data_rules,
-    render_html_report,
-    usd,
-)
-from compliance.rules.masking import mask
 
 CHROMIUM = Path("/usr/bin/chromium")
 # The machine's network is closed: without these Chromium keeps trying to reach Google.

@@ -73,7 +73,7 @@ SCRIPT = textwrap.dedent(
     socket.create_connection = create_connection
     socket.getaddrinfo = getaddrinfo
 
-    from compliance.extract.extractors import extract_bytes
+    from compliance.extract.dispatch import extract_bytes
 
     corpus = Path(sys.argv[1])
     results = {}

@@ -22,8 +22,8 @@ from helpers import query, run_pipeline, scalar
 from typer.testing import CliRunner
 
 from compliance.cli.main import app
-from compliance.store.db import reader
 from compliance.read.results import ANALYST_VIEWS
+from compliance.store.db import reader
 from compliance.store.schema_doc import SCHEMA_DOC, fresh_schema, undocumented
 from tests.fake_anthropic import FakeAnthropicServer
 

@@ -11,9 +11,10 @@ from collections import Counter
 import duckdb
 import pytest
 
-from compliance.store import db as database
 from compliance.read import search
+from compliance.store import db as database
 from compliance.textnorm import normalized_text_hash, sha256_text
+from tasks import index as search_index
 
 # ---------------------------------------------------------------- tokenizer
 
@@ -168,10 +169,10 @@ def test_index_pending_is_idempotent_and_content_addressed(corpus):
     conn = corpus.conn
     # 7 distinct chunk texts (the retention copy adds none) + 2 summaries.
     assert search.unindexed_count(conn) == 9
-    assert search.index_pending(conn) == 9
+    assert search_index.index_pending(conn) == 9
     assert search.unindexed_count(conn) == 0
     postings = conn.execute("SELECT count(*) FROM search_postings").fetchone()[0]
-    assert search.index_pending(conn) == 0
+    assert search_index.index_pending(conn) == 0
     assert conn.execute("SELECT count(*) FROM search_postings").fetchone()[0] == postings
     rows = conn.execute("SELECT item_kind, item_key, term_count FROM search_items").fetchall()
     assert {(k, key): n for k, key, n in rows} == {
@@ -184,7 +185,7 @@ def test_index_pending_is_idempotent_and_content_addressed(corpus):
     conn.execute("INSERT INTO search_postings VALUES ('orphan', 'chunk', 'nokey', 1)")
     corpus.add_document("notes/new.md", ["Brand new minutes.", RETENTION[0]])
     assert search.unindexed_count(conn) == 1
-    assert search.index_pending(conn) == 1
+    assert search_index.index_pending(conn) == 1
     assert conn.execute("SELECT count(*) FROM search_postings WHERE term = 'orphan'"
                         ).fetchone()[0] == 0
 
@@ -193,7 +194,7 @@ def test_index_pending_is_idempotent_and_content_addressed(corpus):
                                    "records retained destroyed", "90% heart attack",
                                    "fees fees invoice"])
 def test_bm25_scores_match_a_python_bm25(corpus, query):
-    search.index_pending(corpus.conn)
+    search_index.index_pending(corpus.conn)
     hits = search.search(corpus.conn, query, limit=100)
     assert hits
     expected = {"chunk": python_bm25(corpus, "chunk", query),
@@ -222,7 +223,7 @@ def test_bm25_scores_match_a_python_bm25(corpus, query):
 
 
 def test_ranking_order_and_hit_fields(corpus):
-    search.index_pending(corpus.conn)
+    search_index.index_pending(corpus.conn)
     hits = search.search(corpus.conn, "Cardiozen side-effects", kind="chunk")
     # Both brochure chunks hold all three terms; the shorter one ranks first.
     assert [h.chunk_id for h in hits] == [corpus.chunk_ids[("promo/brochure.txt", 2, 1)],
@@ -243,7 +244,7 @@ def test_ranking_order_and_hit_fields(corpus):
 
 
 def test_only_current_versions_are_returned(corpus):
-    search.index_pending(corpus.conn)
+    search_index.index_pending(corpus.conn)
     # The old brochure's only chunk is indexed (it counts in N) but never returned.
     assert corpus.conn.execute("SELECT count(*) FROM search_items WHERE item_key = ?",
                                [_chunk_hash(BROCHURE_V1[0])]).fetchone()[0] == 1
@@ -252,7 +253,7 @@ def test_only_current_versions_are_returned(corpus):
 
 
 def test_a_shared_chunk_is_reported_once_per_current_document(corpus):
-    search.index_pending(corpus.conn)
+    search_index.index_pending(corpus.conn)
     hits = search.search(corpus.conn, "records retained")
     assert [h.rel_path for h in hits] == ["policies/retention-copy.txt",
                                           "policies/retention.txt"]
@@ -261,7 +262,7 @@ def test_a_shared_chunk_is_reported_once_per_current_document(corpus):
 
 def test_search_answers_from_a_stale_index(corpus):
     assert search.search(corpus.conn, "cardiozen") == []  # nothing indexed yet
-    search.index_pending(corpus.conn)
+    search_index.index_pending(corpus.conn)
     corpus.add_document("promo/leaflet.txt", ["Cardiozen leaflet text."])
     assert search.unindexed_count(corpus.conn) == 1
     assert "promo/leaflet.txt" not in {h.rel_path for h in search.search(corpus.conn,
@@ -351,7 +352,7 @@ def test_searching_calls_no_model(samples_db, monkeypatch):
             calls = cur.execute("SELECT count(*) FROM llm_calls").fetchone()[0]
             assert calls > 0  # the run summarized with the local model
         with db.transaction() as cur:
-            assert search.index_pending(cur) == 0  # the flow left nothing to do
+            assert search_index.index_pending(cur) == 0  # the flow left nothing to do
         with db.cursor() as cur:
             for query in ("no side effects", "data retention schedule", "audit rights"):
                 assert search.search(cur, query)

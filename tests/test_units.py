@@ -11,8 +11,6 @@ import duckdb
 import isolation_helpers
 import pytest
 
-from compliance.store.db import apply_migrations
-from compliance.extract.isolation import run_isolated
 from compliance.adapters.ledger import (
     LOCAL_PRICE_VERSION,
     LocalCall,
@@ -21,13 +19,16 @@ from compliance.adapters.ledger import (
     load_price_table,
     record_local_call,
 )
-from compliance.adapters.model_registry import MODEL_ENV_VAR, ModelError, load_manifest, resolve_model
+from compliance.adapters.model_registry import ModelError, load_manifest, resolve_model
+from compliance.environment import MODEL_ENV_VAR
+from compliance.extract.isolation import run_isolated
+from compliance.extract.model import Segment
+from compliance.settings import DEFAULT_EXCLUDE
+from compliance.store.db import apply_migrations
 from compliance.textnorm import normalize_text, normalized_text_hash, words
 from tasks.chunk import BOILERPLATE_MIN_WORDS, chunk_segments, paragraph_hash
-from compliance.settings import DEFAULT_EXCLUDE
 from tasks.discover import SourceFile, discover_files, matches_globs
-from compliance.extract.extractors import Segment
-from tasks.inventory import KnownVersion, take_inventory
+from tasks.inventory import KnownVersion, compare_with_stored
 from tasks.summarize.core import LocalBudget, extractive_summary, judge_summary, parse_model_json
 
 # --- textnorm ---------------------------------------------------------------------------------
@@ -140,7 +141,7 @@ def test_take_inventory_classifies_every_path():
         "gone-before.txt": _known(6, status="removed"),
         "excluded/gone.txt": _known(7),
     }
-    plan = take_inventory(files, known, ["*"], ["excluded/*"], verify_hashes=False)
+    plan = compare_with_stored(files, known, ["*"], ["excluded/*"], verify_hashes=False)
     assert [f.rel_path for f in plan.new] == ["new.txt"]
     assert [(f.rel_path, k.doc_id) for f, k in plan.unchanged] == [("same.txt", 1)]
     # A path that comes back after removal carries its 'removed' version, to be retired.
@@ -154,21 +155,21 @@ def test_take_inventory_classifies_every_path():
 
 def test_take_inventory_verify_hashes_suspects_everything_known():
     files = [SourceFile("same.txt", 10, 1000)]
-    plan = take_inventory(files, {"same.txt": _known(1)}, ["*"], [], verify_hashes=True)
+    plan = compare_with_stored(files, {"same.txt": _known(1)}, ["*"], [], verify_hashes=True)
     assert plan.unchanged == []
     assert [f.rel_path for f, _ in plan.suspect] == ["same.txt"]
 
 
 def test_take_inventory_with_nothing_to_do():
     files = [SourceFile("same.txt", 10, 1000)]
-    plan = take_inventory(files, {"same.txt": _known(1)}, ["*"], [], verify_hashes=False)
+    plan = compare_with_stored(files, {"same.txt": _known(1)}, ["*"], [], verify_hashes=False)
     assert not plan.has_file_work
     assert len(plan.unchanged) == 1
 
 
 def test_take_inventory_narrower_include_removes_nothing_outside_it():
     known = {"a/one.txt": _known(1), "b/two.txt": _known(2)}
-    plan = take_inventory([SourceFile("a/one.txt", 10, 1000)], known, ["a/*"], [], False)
+    plan = compare_with_stored([SourceFile("a/one.txt", 10, 1000)], known, ["a/*"], [], False)
     assert plan.removed == []
 
 
@@ -475,7 +476,7 @@ def test_run_isolated_goes_on_after_crashes_and_errors():
 
 
 def test_personal_data_rules_find_values_in_their_usual_shapes() -> None:
-    from compliance.rules.packs import load_rules
+    from compliance.rules.loader import load_rules
 
     rules = load_rules()
     text = ("Call 01632 960 482, +49 (0)89 2154-8861 or +33 6 12 34 56 78. DOB: 02-Sep-1947; "
@@ -496,7 +497,7 @@ def test_personal_data_rules_find_values_in_their_usual_shapes() -> None:
 
 
 def test_rules_read_text_spaced_with_non_breaking_spaces() -> None:
-    from compliance.rules.packs import load_rules
+    from compliance.rules.loader import load_rules
 
     text = "\u00a0".join("Supplier shall sell the Products exclusively to Customer.".split())
     hits = load_rules().scan(text)

@@ -9,7 +9,6 @@ when it succeeds, and left reserved when it dies without an answer (it may have 
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from collections import Counter
@@ -17,7 +16,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from compliance.store.db import Database
 from compliance.adapters.ledger import (
     PriceTable,
     fail_cloud_call,
@@ -25,11 +23,12 @@ from compliance.adapters.ledger import (
     reserve_cloud_call,
     settle_cloud_call,
 )
-from compliance.environment import DATA_DIR
+from compliance.environment import PROMPTS_DIR, api_key
+from compliance.store.db import Database
 from compliance.textnorm import sha256_text
 
 PROMPT_VERSION = "escalation-v2"
-POLICY_FILE = DATA_DIR / "prompts" / "escalation-policy.md"
+POLICY_FILE = PROMPTS_DIR / "escalation-policy.md"
 SECRET_BLOCK_NAME = "anthropic-api-key"
 # What the API adds around our bytes (tool-use system prompt, message framing), in tokens.
 OVERHEAD_TOKENS = 1500
@@ -84,7 +83,7 @@ class MalformedAnswerError(ValueError):
 
 def load_api_key(use_prefect: bool = True) -> str | None:
     """ANTHROPIC_API_KEY, else the Prefect Secret block `anthropic-api-key`, else None."""
-    key = os.environ.get("ANTHROPIC_API_KEY")
+    key = api_key()
     if key or not use_prefect:
         return key or None
     try:

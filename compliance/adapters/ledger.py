@@ -10,9 +10,9 @@ from pathlib import Path
 import duckdb
 import yaml
 
-from compliance.environment import DATA_DIR
+from compliance.environment import PRICES_DIR
 
-PRICE_FILE = DATA_DIR / "prices" / "anthropic.yaml"
+PRICE_FILE = PRICES_DIR / "anthropic.yaml"
 LOCAL_PRICE_VERSION = "local-0"
 _MILLION = Decimal(1_000_000)
 _QUANTUM = Decimal("0.000000001")

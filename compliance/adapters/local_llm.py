@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from compliance.adapters.model_registry import ModelSpec, verify_model_file
+from compliance.environment import llm_threads
 
 # Decoding settings are part of the summary cache key: change them and summaries are recomputed.
 GENERATION_PARAMS: dict[str, Any] = {
@@ -32,7 +32,7 @@ class Completion:
 
 
 def _threads() -> int:
-    return int(os.environ.get("COMPLIANCE_LLM_THREADS", os.cpu_count() or 2))
+    return llm_threads()
 
 
 class LocalModel:
@@ -100,6 +100,14 @@ class LocalModel:
             cpu_seconds=cpu_seconds,
         )
 
+    def close(self) -> None:
+        """Free the weights now (they load again on next use)."""
+        with self._lock:
+            for llm in (self._llm, self._vocab):
+                if llm is not None:
+                    llm.close()
+            self._llm = self._vocab = None
+
 
 _models: dict[str, LocalModel] = {}
 _models_lock = threading.Lock()
@@ -130,3 +138,13 @@ def get_verified_model(spec: ModelSpec) -> LocalModel:
         with _models_lock:
             _verified.add(key)
     return get_local_model(spec)
+
+
+def close_models() -> None:
+    """Free every model this process loaded (before interpreter exit: llama-cpp-python's
+    finalizers print 'Exception ignored' when they run while modules are torn down)."""
+    with _models_lock:
+        models = list(_models.values())
+        _models.clear()
+    for model in models:
+        model.close()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -12,9 +11,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from compliance.environment import MODEL_MANIFEST, MODELS_DIR
-
-MODEL_ENV_VAR = "COMPLIANCE_MODEL"
+from compliance.environment import MODEL_MANIFEST, MODELS_DIR, model_override
 
 
 class ModelError(RuntimeError):
@@ -74,7 +71,7 @@ def resolve_model(
 ) -> ModelSpec:
     """Turn a manifest name, a GGUF path or nothing (the default) into a ModelSpec."""
     manifest = load_manifest(manifest_path)
-    chosen = name_or_path or os.environ.get(MODEL_ENV_VAR) or manifest["default"]
+    chosen = name_or_path or model_override() or manifest["default"]
     entries: dict[str, dict] = manifest["models"]
     if chosen in entries:
         entry = entries[chosen]
@@ -147,7 +144,7 @@ def fetch_model(spec: ModelSpec) -> Path:
 
 
 def main() -> None:
-    """`python -m compliance.adapters.model_registry fetch [NAME]`: fetch and verify a manifest model."""
+    """`python -m compliance.adapters.model_registry fetch [NAME]`: fetch and verify a model."""
     args = sys.argv[1:]
     if not args or args[0] != "fetch":
         raise SystemExit("usage: python -m compliance.adapters.model_registry fetch [NAME]")

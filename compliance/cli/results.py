@@ -231,9 +231,9 @@ def review(
         help="Wait while a run writes the database (default: refuse at once).")] = False,
 ) -> None:
     """Set a finding's disposition; every change is an append-only audit row."""
+    from compliance.read.results import ResultsUnavailableError, open_results
     from compliance.store import db as database
     from compliance.store.reviews import ReviewError, review_finding, review_history
-    from compliance.read.results import ResultsUnavailableError, open_results
     from compliance.store.runlock import DatabaseHeldError, hold_lock
 
     try:
@@ -329,6 +329,8 @@ def summary(
         min=0, help="How long to wait while the database is being written.")] = 900.0,
 ) -> None:
     """A document's summary: the stored one at once; computed once (and stored) if missing."""
+    from compliance.cli.progress_bars import progress_bars
+    from compliance.read.results import ResultsUnavailableError
     from compliance.store import db as database
     from tasks.summarize.on_demand import (
         DocumentNotFoundError,
@@ -336,8 +338,6 @@ def summary(
         read_summary,
         summarize_now,
     )
-    from compliance.context import progress_bars
-    from compliance.read.results import ResultsUnavailableError
 
     def waiting(why: str) -> None:
         typer.echo(f"waiting: {why}", err=True)

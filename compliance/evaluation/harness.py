@@ -16,6 +16,7 @@ from pathlib import Path
 
 import duckdb
 
+from compliance.adapters.ledger import load_price_table
 from compliance.evaluation.labelled import LabelledDocument
 from compliance.evaluation.metrics import (
     Evaluation,
@@ -25,10 +26,11 @@ from compliance.evaluation.metrics import (
     labelled_spans,
     touches,
 )
-from compliance.adapters.ledger import load_price_table
-from compliance.rules.packs import Hit, load_rules
+from compliance.rules.loader import load_rules
+from compliance.rules.matching import Hit
+from compliance.settings import TriageSettings
 from tasks.escalate.core import estimated_request_cost, estimated_sync_cost
-from tasks.flag import TriageSettings, decide_document, window_reasons
+from tasks.flag import decide_document, window_reasons
 
 
 @dataclass(frozen=True)

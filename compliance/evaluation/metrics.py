@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from compliance.evaluation.align import compact, covered_fraction, locate
 from compliance.evaluation.labelled import Label, LabelledDocument
-from compliance.rules.packs import merge_spans
+from compliance.rules.matching import merge_spans
 
 FOUND_AT = 0.5
 

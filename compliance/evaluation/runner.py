@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from compliance.adapters.local_llm import get_local_model
+from compliance.adapters.model_registry import resolve_model
 from compliance.evaluation import harness, report
 from compliance.evaluation.labelled import load_cuad, load_labelled_folder
 from compliance.evaluation.metrics import Evaluation
-from compliance.adapters.local_llm import get_local_model
-from compliance.adapters.model_registry import resolve_model
-from tasks.flag import TriageSettings
+from compliance.settings import (
+    DEFAULT_CLOUD_MODEL,
+    EscalationSettings,
+    TriageSettings,
+    default_of,
+)
 
 PRIMARY = frozenset({"primary"})
 SWEEP_THRESHOLDS = (1, 2, 3, 4, 5, 6)
@@ -23,10 +28,12 @@ SWEEP_THRESHOLDS = (1, 2, 3, 4, 5, 6)
 class EvalOptions:
     """How to run one evaluation."""
 
-    threshold: int = 2
-    min_window_chars: int = 600
-    cloud_model: str = "claude-haiku-4-5"
-    max_spans_per_request: int = 16
+    threshold: int = field(default_factory=lambda: default_of(TriageSettings, "triage_threshold"))
+    min_window_chars: int = field(
+        default_factory=lambda: default_of(TriageSettings, "min_window_chars"))
+    cloud_model: str = DEFAULT_CLOUD_MODEL
+    max_spans_per_request: int = field(
+        default_factory=lambda: default_of(EscalationSettings, "max_spans_per_request"))
     model: str | None = None
     workdir: Path | None = None
     limit: int | None = None
@@ -45,7 +52,8 @@ def _stored_run(documents: list, options: EvalOptions, summarize: bool) -> harne
 def _score(run: harness.StoredRun, options: EvalOptions, threshold: int, tiers: frozenset[str],
            by_category: bool = False, rules: bool = True,
            model_signals: bool = False) -> Evaluation:
-    settings = TriageSettings(threshold=threshold, min_window_chars=options.min_window_chars)
+    settings = TriageSettings(triage_threshold=threshold,
+                              min_window_chars=options.min_window_chars)
     counter = get_local_model(resolve_model(options.model)).count_tokens
     return harness.score(harness.triage(run, settings, rules, model_signals), tiers, counter,
                          options.cloud_model, options.max_spans_per_request, by_category)

@@ -15,11 +15,11 @@ from typing import Any
 
 import duckdb
 
-from compliance.store import db as database
 from compliance.rules import masking
+from compliance.store import db as database
 from compliance.store.migrations import MIGRATIONS
-from compliance.vocab import ANALYST_VIEWS, DISPOSITIONS, NOT_FAILED, SEVERITIES, UNRESOLVED
 from compliance.store.runlock import DatabaseLock, describe_holder
+from compliance.vocab import ANALYST_VIEWS, DISPOSITIONS, NOT_FAILED, SEVERITIES, UNRESOLVED
 
 EXPORTED = (*ANALYST_VIEWS, "runs", "llm_calls", "finding_reviews")
 # Columns that can carry personal data, masked in exports and reports unless unmasked; True
@@ -103,7 +103,7 @@ def mask_value(value: Any, names: bool) -> Any:
 
 def personal_data_rules() -> dict[str, str]:
     """Rule id to placeholder, for rules whose whole match is personal data (redact_as)."""
-    from compliance.rules.packs import RulePackError, load_rules
+    from compliance.rules.loader import RulePackError, load_rules
 
     try:
         return {rule.id: rule.redact_as for rule in load_rules().rules if rule.redact_as}

@@ -2,9 +2,10 @@
 
 DuckDB's full-text extension cannot be installed offline, so the index is our own: every
 distinct chunk text (by chunks.chunk_hash) and every summary (by summaries.summary_key) is
-tokenized once into search_items (its length) and search_postings (term frequencies). Keys are
-content hashes, so an item shared by several documents or versions is indexed once, and search
-maps hits back to the current document versions that contain them.
+tokenized once into search_items (its length) and search_postings (term frequencies), by the
+indexing stage (tasks/index.py) with the tokenizer defined here. Keys are content hashes, so an
+item shared by several documents or versions is indexed once, and search maps hits back to the
+current document versions that contain them.
 
 Tokens: NFKC and case-folded; words are runs of letters and digits that may hold apostrophes
 ("o'clock"); a hyphen splits a word ("non-compete" is "non" and "compete", so either spelling
@@ -35,7 +36,6 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -48,9 +48,6 @@ ITEM_KINDS = ("chunk", "summary")
 SNIPPET_CHARS = 200
 MARK_OPEN = "«"
 MARK_CLOSE = "»"
-# Items tokenized and inserted per round trip: bounds memory on big corpora while keeping the
-# per-statement overhead (the cost that dominates executemany) negligible.
-BATCH_ITEMS = 500
 
 STOPWORDS = frozenset("""
 a an and are as at be been being but by did do does doing for from had has have having he her
@@ -63,8 +60,6 @@ whom why how with you your yours
 # digits with internal apostrophes; "_" is a word character to \w but not a letter here.
 _TOKEN = re.compile(r"\d+(?:\.\d+)+|\d{1,3}(?:,\d{3})+(?:\.\d+)?|[^\W_]+(?:['’][^\W_]+)*")
 _VOWELS = frozenset("aeiouy")
-# (chunk_hash, text_sha256, char_start, char_end) of a chunk to index.
-_PendingChunk = tuple[str, str | None, int, int]
 _SPACE = re.compile(r"\s+")
 # What may separate two marked words for them to share one mark ("«Smart-Release coating»").
 _JOINER = re.compile(r"[\s\-‐‑–]+")
@@ -152,104 +147,6 @@ def summary_text(summary: str, key_points_json: str | None) -> str:
     if not isinstance(points, list):
         points = []
     return "\n".join([summary, *(str(p) for p in points if p)])
-
-
-def _pending_chunks(cur: duckdb.DuckDBPyConnection) -> list[_PendingChunk]:
-    """(chunk_hash, text_sha256, char_start, char_end) of the first chunk of each new hash."""
-    # Chunks with one hash have the same normalized text; the first chunk's raw text stands in.
-    # Ordered by document, so that a batch needs few document texts.
-    return cur.execute(
-        """
-        SELECT c.chunk_hash, d.text_sha256, c.char_start, c.char_end
-        FROM chunks c JOIN documents d USING (doc_id)
-        WHERE NOT EXISTS (SELECT 1 FROM search_items s
-                          WHERE s.item_kind = 'chunk' AND s.item_key = c.chunk_hash)
-        QUALIFY row_number() OVER (PARTITION BY c.chunk_hash ORDER BY c.chunk_id) = 1
-        ORDER BY d.text_sha256 NULLS LAST, c.char_start, c.chunk_hash
-        """).fetchall()
-
-
-def _chunk_texts(cur: duckdb.DuckDBPyConnection,
-                 batch: list[_PendingChunk]) -> list[tuple[str, str]]:
-    """(chunk_hash, chunk text) for a batch of pending chunks."""
-    # Sliced here, not with SQL substring(): DuckDB counts characters from the start of the
-    # UTF-8 string on every call, quadratic over a long document (40x slower on the corpus).
-    shas = sorted({sha for _, sha, _, _ in batch if sha is not None})
-    texts = dict(cur.execute(
-        "SELECT text_sha256, text FROM texts WHERE text_sha256 IN (SELECT unnest(?::VARCHAR[]))",
-        [shas]).fetchall())
-    # A chunk whose text is missing is indexed as empty, so that it is not pending forever.
-    return [(key, texts.get(sha, "")[start:end]) for key, sha, start, end in batch]
-
-
-def _pending_summaries(cur: duckdb.DuckDBPyConnection) -> list[str]:
-    """Keys of the summaries not yet indexed."""
-    return [row[0] for row in cur.execute(
-        """
-        SELECT m.summary_key FROM summaries m
-        WHERE NOT EXISTS (SELECT 1 FROM search_items s
-                          WHERE s.item_kind = 'summary' AND s.item_key = m.summary_key)
-        ORDER BY 1
-        """).fetchall()]
-
-
-def _summary_texts(cur: duckdb.DuckDBPyConnection, keys: list[str]) -> list[tuple[str, str]]:
-    """(summary_key, indexed text) for a batch of pending summaries."""
-    rows = cur.execute(
-        """
-        SELECT summary_key, summary, CAST(key_points AS VARCHAR) FROM summaries
-        WHERE summary_key IN (SELECT unnest(?::VARCHAR[]))
-        """, [keys]).fetchall()
-    return [(key, summary_text(summary, points)) for key, summary, points in rows]
-
-
-def _store(cur: duckdb.DuckDBPyConnection, kind: str, items: list[tuple[str, str]]) -> None:
-    """Tokenize items and insert their postings and lengths, each table in one statement."""
-    terms: list[str] = []
-    keys: list[str] = []
-    tfs: list[int] = []
-    item_keys: list[str] = []
-    lengths: list[int] = []
-    for key, text in items:
-        counts = Counter(tokenize(text))
-        for term, tf in counts.items():
-            terms.append(term)
-            keys.append(key)
-            tfs.append(tf)
-        item_keys.append(key)
-        lengths.append(sum(counts.values()))
-    # Lists bound as parameters and unnested: ~60x faster than executemany, and no pandas or
-    # pyarrow needed. Postings first: an interrupted batch leaves orphans that the next run
-    # removes, never an indexed item without its postings.
-    if terms:
-        cur.execute(
-            "INSERT INTO search_postings (term, item_kind, item_key, tf) "
-            "SELECT unnest(?::VARCHAR[]), ?, unnest(?::VARCHAR[]), unnest(?::INTEGER[])",
-            [terms, kind, keys, tfs])
-    cur.execute(
-        "INSERT INTO search_items (item_kind, item_key, term_count) "
-        "SELECT ?, unnest(?::VARCHAR[]), unnest(?::INTEGER[])",
-        [kind, item_keys, lengths])
-
-
-def index_pending(cur: duckdb.DuckDBPyConnection) -> int:
-    """Index every chunk text and summary not yet in search_items; return how many were added.
-
-    Idempotent and content-addressed. Run it inside a transaction (the pipeline does).
-    """
-    cur.execute(
-        """
-        DELETE FROM search_postings p
-        WHERE NOT EXISTS (SELECT 1 FROM search_items i
-                          WHERE i.item_kind = p.item_kind AND i.item_key = p.item_key)
-        """)
-    chunks = _pending_chunks(cur)
-    for start in range(0, len(chunks), BATCH_ITEMS):
-        _store(cur, "chunk", _chunk_texts(cur, chunks[start:start + BATCH_ITEMS]))
-    summaries = _pending_summaries(cur)
-    for start in range(0, len(summaries), BATCH_ITEMS):
-        _store(cur, "summary", _summary_texts(cur, summaries[start:start + BATCH_ITEMS]))
-    return len(chunks) + len(summaries)
 
 
 def unindexed_count(conn: duckdb.DuckDBPyConnection) -> int:

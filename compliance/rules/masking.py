@@ -9,12 +9,13 @@ not in every log line. A registered secret is replaced wherever it appears.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import threading
 from pathlib import Path
 
-from compliance.rules.packs import RULES_DIR, Rule, find_entities, load_rules, merge_spans
+from compliance.environment import rules_dir
+from compliance.rules.loader import load_rules
+from compliance.rules.matching import Rule, find_entities, merge_spans
 
 SECRET_PLACEHOLDER = "[REDACTED]"
 # If the rule packs cannot be read, logs are still masked with these.
@@ -37,7 +38,7 @@ def add_secret(value: str | None) -> None:
 
 
 def _masking_rules() -> list[Rule]:
-    folder = os.environ.get("COMPLIANCE_RULES_DIR", str(RULES_DIR))
+    folder = str(rules_dir())
     with _lock:
         if folder not in _rules:
             try:

@@ -1,12 +1,56 @@
-"""Rows of the `runs` table: opened at the start of a run, closed with its counts."""
+"""Rows of the `runs` table: opened at the start of a run, closed with its typed counts."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import uuid
-from typing import Any
+from dataclasses import dataclass
+from decimal import Decimal
 
 from compliance.store.db import Database
+
+
+@dataclass
+class RunCounts:
+    """What one run did, as the `runs` table stores it: the stages fill it in as they go.
+
+    A field left None was not measured by this kind of run (a re-triage reads no file) and is
+    stored as NULL. Each field is a column of `runs` (docs/schema.md says what it means).
+    """
+
+    files_seen: int | None = None
+    docs_new: int | None = None
+    docs_changed: int | None = None
+    docs_unchanged: int | None = None
+    docs_duplicate: int | None = None
+    docs_failed: int | None = None
+    docs_removed: int | None = None
+    chunks_new: int | None = None
+    summaries_done: int | None = None
+    summaries_cached: int | None = None
+    summaries_pending: int | None = None
+    model_calls: int | None = None
+    local_model_seconds: float | None = None
+    chunks_flagged: int | None = None
+    chunks_escalated: int | None = None
+    chunks_deferred: int | None = None
+    escalation_mode: str | None = None
+    cloud_model: str | None = None
+    escalation_note: str | None = None
+    escalation_windows_cached: int | None = None
+    escalation_windows_sent: int | None = None
+    cache_saved_usd: Decimal | None = None
+    spend_usd: Decimal | None = None
+    naive_new_usd: Decimal | None = None
+    naive_all_usd: Decimal | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        """The counts by column name."""
+        return dataclasses.asdict(self)
+
+
+COUNT_COLUMNS = tuple(field.name for field in dataclasses.fields(RunCounts))
 
 
 def new_run_id() -> str:
@@ -28,16 +72,25 @@ def open_run(db: Database, run_id: str, source_root: str, params_json: str, orch
         )
 
 
-def close_run(db: Database, run_id: str, status: str, counts: dict[str, Any],
+_CLOSE_WITH_COUNTS = f"""
+    UPDATE runs SET status = ?, error = ?, finished_at = now(),
+        wall_seconds = epoch(now() - started_at),
+        {", ".join(f"{column} = ?" for column in COUNT_COLUMNS)}
+    WHERE run_id = ?
+"""
+_CLOSE = """
+    UPDATE runs SET status = ?, error = ?, finished_at = now(),
+        wall_seconds = epoch(now() - started_at)
+    WHERE run_id = ?
+"""
+
+
+def close_run(db: Database, run_id: str, status: str, counts: RunCounts | None = None,
               error: str | None = None) -> None:
-    """Record how a run ended, with its counts."""
-    assignments = ", ".join(f"{name} = ?" for name in counts)
+    """Record how a run ended, with its counts (a failed run keeps what it had stored)."""
     with db.cursor() as cur:
-        cur.execute(
-            f"""
-            UPDATE runs SET status = ?, error = ?, finished_at = now(),
-                wall_seconds = epoch(now() - started_at){", " + assignments if counts else ""}
-            WHERE run_id = ?
-            """,
-            [status, error, *counts.values(), run_id],
-        )
+        if counts is None:
+            cur.execute(_CLOSE, [status, error, run_id])
+            return
+        values = [getattr(counts, column) for column in COUNT_COLUMNS]
+        cur.execute(_CLOSE_WITH_COUNTS, [status, error, *values, run_id])

@@ -23,11 +23,11 @@ from compliance.adapters.cloud import (
     MalformedAnswerError,
     Span,
     build_request,
+    load_api_key,
     parse_answer,
     request_bytes,
     request_sha256,
 )
-from compliance.store.db import Database
 from compliance.adapters.ledger import (
     ModelPrice,
     PriceTable,
@@ -35,26 +35,15 @@ from compliance.adapters.ledger import (
     reserve_cloud_call,
     settle_cloud_call,
 )
+from compliance.context import RunContext
+from compliance.rules.masking import add_secret
+from compliance.settings import EscalationSettings
+from compliance.store.db import Database
 from compliance.textnorm import sha256_text
 from compliance.vocab import readable_current
+from tasks.stage import as_task
 
 MAX_REQUEST_BYTES = 24_000
-
-
-@dataclass
-class EscalationSettings:
-    """How and how much to escalate."""
-
-    mode: str = "sync"
-    model: str = "claude-haiku-4-5"
-    run_budget_usd: Decimal | None = None
-    daily_budget_usd: Decimal | None = None
-    max_spans_per_request: int = 16
-    concurrency: int = 4
-    max_retries: int = 2
-    timeout_seconds: float = 120.0
-    batch_wait_seconds: float = 600.0
-    base_url: str | None = None
 
 
 @dataclass
@@ -176,13 +165,13 @@ def escalate(db: Database, run_id: str, rules_version: str, settings: Escalation
     with db.cursor() as cur:
         windows = open_windows(cur, rules_version)
     result.windows_total = len(windows)
-    if settings.mode == "off" or client is None:
+    if settings.escalation == "off" or client is None:
         result.note = result.note or (
-            "escalation off: flagged text stays on this machine" if settings.mode == "off"
+            "escalation off: flagged text stays on this machine" if settings.escalation == "off"
             else "no Anthropic API key: flagged chunks stay pending")
         refresh_chunk_statuses(db, rules_version)
         return result
-    if settings.mode == "batch":
+    if settings.escalation == "batch":
         poll_open_batches(db, client, prices, rules_version, settings, result, log, wait=False)
         with db.cursor() as cur:
             windows = open_windows(cur, rules_version)
@@ -190,7 +179,7 @@ def escalate(db: Database, run_id: str, rules_version: str, settings: Escalation
     groups: dict[str, list[int]] = {}
     spans: list[Span] = []
     for window_id, text, rule_ids in windows:
-        key = cache_key(text, settings.model, rules_version)
+        key = cache_key(text, settings.cloud_model, rules_version)
         with db.cursor() as cur:
             cached = cur.execute("SELECT call_id, is_finding FROM escalation_results "
                                  "WHERE cache_key = ?", [key]).fetchone()
@@ -208,17 +197,18 @@ def escalate(db: Database, run_id: str, rules_version: str, settings: Escalation
 
     with db.cursor() as cur:
         guard = BudgetGuard(
-            run_cap=settings.run_budget_usd, day_cap=settings.daily_budget_usd,
+            run_cap=settings.run_budget, day_cap=settings.daily_budget,
             run_committed=cloud_spend(cur, run_id=run_id),
             day_committed=cloud_spend(cur, day=time.strftime("%Y-%m-%d", time.gmtime())))
-    requests = _pack(spans, settings.model, settings.max_spans_per_request)
+    requests = _pack(spans, settings.cloud_model, settings.max_spans_per_request)
     if requests:
-        cached_prefix = len(build_request(settings.model, requests[0][:1])["system"][0]["text"])
-        minimum = prices.price(settings.model).min_cacheable_tokens
+        first = build_request(settings.cloud_model, requests[0][:1])
+        cached_prefix = len(first["system"][0]["text"])
+        minimum = prices.price(settings.cloud_model).min_cacheable_tokens
         if cached_prefix < minimum:  # bytes >= tokens, so fewer bytes means fewer tokens
             log(f"policy prompt is {cached_prefix} bytes, under the {minimum}-token minimum for "
-                f"prompt caching on {settings.model}: it will not be cached")
-    if settings.mode == "batch":
+                f"prompt caching on {settings.cloud_model}: it will not be cached")
+    if settings.escalation == "batch":
         submit_batch(db, run_id, client, prices, rules_version, settings, requests, groups,
                      guard, result)
         poll_open_batches(db, client, prices, rules_version, settings, result, log, wait=True)
@@ -250,8 +240,8 @@ def _send_sync(db: Database, run_id: str, client: CloudClient, rules_version: st
     def send_one(request: list[Span], window_ids: list[int]) -> None:
         if stop["auth"]:
             return
-        params = build_request(settings.model, request)
-        hold = client.call_bound(params) * (1 + settings.max_retries)
+        params = build_request(settings.cloud_model, request)
+        hold = client.call_bound(params) * (1 + settings.cloud_max_retries)
         try:
             guard.reserve(hold)
         except BudgetExceededError:
@@ -262,7 +252,7 @@ def _send_sync(db: Database, run_id: str, client: CloudClient, rules_version: st
         try:
             message, rows = client.send(run_id, params)
             answers = parse_answer(message.content, [s.span_id for s in request])
-            result.findings += _apply_results(db, run_id, settings.model, rules_version,
+            result.findings += _apply_results(db, run_id, settings.cloud_model, rules_version,
                                               rows[-1], groups, answers)
             result.sent += len(window_ids)
             result.done += len(window_ids)
@@ -283,7 +273,7 @@ def _send_sync(db: Database, run_id: str, client: CloudClient, rules_version: st
             guard.release(hold, client.committed_cost(rows))
 
     progress.report(progress.ESCALATE, 0, total)
-    with ThreadPoolExecutor(max_workers=max(1, settings.concurrency)) as pool:
+    with ThreadPoolExecutor(max_workers=max(1, settings.cloud_concurrency)) as pool:
         list(pool.map(run_one, requests))
 
 
@@ -296,8 +286,8 @@ def submit_batch(db: Database, run_id: str, client: CloudClient, prices: PriceTa
     booked: list[tuple[str, int, list[int], Decimal]] = []
     for index, request in enumerate(requests):
         window_ids = [w for span in request for w in groups[span.span_id]]
-        params = build_request(settings.model, request)
-        bound = prices.upper_bound(settings.model, request_bytes(params), 1500,
+        params = build_request(settings.cloud_model, request)
+        bound = prices.upper_bound(settings.cloud_model, request_bytes(params), 1500,
                                    params["max_tokens"], batch=True)
         try:
             guard.reserve(bound)
@@ -308,7 +298,7 @@ def submit_batch(db: Database, run_id: str, client: CloudClient, prices: PriceTa
         custom_id = f"r{index}-{request_sha256(params)[:16]}"
         entries.append({"custom_id": custom_id, "params": params})
         with db.cursor() as cur:
-            call_id = reserve_cloud_call(cur, run_id, settings.model, PROMPT_VERSION,
+            call_id = reserve_cloud_call(cur, run_id, settings.cloud_model, PROMPT_VERSION,
                                          prices.version, bound, attempt=1, is_batch=True,
                                          sent_sha256=request_sha256(params),
                                          custom_id=custom_id)
@@ -331,7 +321,7 @@ def submit_batch(db: Database, run_id: str, client: CloudClient, prices: PriceTa
     with db.transaction() as cur:
         cur.execute("INSERT INTO batches (batch_id, run_id, model, status, request_count) "
                     "VALUES (?, ?, ?, ?, ?)",
-                    [batch.id, run_id, settings.model, batch.processing_status, len(entries)])
+                    [batch.id, run_id, settings.cloud_model, batch.processing_status, len(entries)])
         for _, call_id, _, _ in booked:
             cur.execute("UPDATE llm_calls SET batch_id = ? WHERE call_id = ?", [batch.id, call_id])
     for custom_id, _, window_ids, bound in booked:
@@ -469,7 +459,11 @@ def counterfactuals(db: Database, run_id: str, source_root: str, model: str,
     tokens observed per span in this run (when nothing was sent, every chunk's answer is
     priced as a finding's: the dearer answer, and such a run claims no saving anyway).
     """
-    from compliance.adapters.cloud import estimated_policy_tokens, expected_answer_tokens, policy_prompt
+    from compliance.adapters.cloud import (
+        estimated_policy_tokens,
+        expected_answer_tokens,
+        policy_prompt,
+    )
 
     price = prices.price(model)
     with db.cursor() as cur:
@@ -514,3 +508,28 @@ def counterfactuals(db: Database, run_id: str, source_root: str, model: str,
     naive_all = sum((cost(chars) for _, chars in rows), Decimal(0))
     quantum = Decimal("0.000000001")
     return naive_new.quantize(quantum), naive_all.quantize(quantum)
+
+
+@as_task("escalate-flagged")
+def escalate_flagged(ctx: RunContext, settings: EscalationSettings) -> EscalationResult:
+    """Send open, redacted windows to the cloud model within the budget."""
+    client = None
+    if settings.escalation != "off":
+        key = load_api_key()  # the environment, else the Secret block: never a job variable
+        add_secret(key)
+        if key:
+            client = CloudClient(ctx.db, key, settings.anthropic_base_url, ctx.prices,
+                                 max_retries=settings.cloud_max_retries,
+                                 timeout_seconds=settings.cloud_timeout_seconds)
+    result = escalate(ctx.db, ctx.run_id, ctx.rules.version, settings, client, ctx.prices,
+                      log=ctx.log.warning)
+    if result.note:
+        ctx.log.warning(result.note)
+    price = ctx.prices.price(settings.cloud_model)
+    ctx.counts.escalation_mode = settings.escalation
+    ctx.counts.cloud_model = settings.cloud_model
+    ctx.counts.escalation_note = result.note
+    ctx.counts.escalation_windows_cached = result.cached
+    ctx.counts.escalation_windows_sent = result.sent
+    ctx.counts.cache_saved_usd = cache_savings(result, price, settings.max_spans_per_request)
+    return result

@@ -15,10 +15,10 @@ from typing import Protocol
 import duckdb
 
 from compliance import context as stage_progress
-from compliance.store.db import Database
 from compliance.adapters.ledger import LocalCall, record_local_call
 from compliance.adapters.local_llm import GENERATION_PARAMS, LocalModel, get_verified_model
 from compliance.adapters.model_registry import ModelSpec
+from compliance.store.db import Database
 from compliance.textnorm import sha256_text, words
 from compliance.vocab import readable_current
 

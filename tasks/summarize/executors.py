@@ -18,9 +18,9 @@ from prefect.cache_policies import NO_CACHE
 from prefect.context import FlowRunContext
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from compliance.rules.masking import install_log_masking
 from compliance.adapters.model_registry import ModelSpec
-from compliance.settings import PipelineParams
+from compliance.rules.masking import install_log_masking
+from compliance.settings import SummarizeSettings
 from tasks.summarize import core as summarize
 
 
@@ -47,7 +47,7 @@ class TaskRunnerCalls:
         return self.runner.submit(summarize_text, parameters)
 
 
-def dask_runner(params: PipelineParams) -> Any:
+def dask_runner(params: SummarizeSettings) -> Any:
     """A DaskTaskRunner for an existing cluster's scheduler, or for a local cluster."""
     from prefect_dask import DaskTaskRunner
 
@@ -77,7 +77,7 @@ def _api_reachable_from_workers() -> Iterator[None]:
 
 
 @contextmanager
-def model_calls(params: PipelineParams, spec: ModelSpec) -> Iterator[TaskRunnerCalls]:
+def model_calls(params: SummarizeSettings, spec: ModelSpec) -> Iterator[TaskRunnerCalls]:
     """Model calls on the task runner the parameters choose, for the length of a stage."""
     if params.task_runner == "threads":
         # One model per process, used under a lock: one call at a time is all threads give.

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import duckdb
 
-from compliance.store import db as database
 from compliance.read.results import ResultsBusyError, open_results
+from compliance.store import db as database
 from compliance.store.runlock import hold_lock
+from compliance.vocab import TEXT_STATUSES
 
 
 class DocumentNotFoundError(LookupError):
@@ -143,10 +144,10 @@ def summarize_now(db_path: Path, document: DocumentRef, model: str | None = None
                   on_wait: Callable[[str], None] = lambda why: None) -> StoredSummary:
     """Compute and store a missing document summary (once, whoever else asks at the same time)."""
     from compliance.adapters.model_registry import resolve_model, verify_model_file
-    from compliance.store.runs import close_run, new_run_id, open_run
+    from compliance.store.runs import RunCounts, close_run, new_run_id, open_run
     from tasks.summarize import core as summarize
 
-    if document.status not in ("ok", "partial"):
+    if document.status not in TEXT_STATUSES:
         raise NotSummarizableError(
             f"{document.rel_path} was not read ({document.status}: {document.error or 'no text'})"
             ": there is no text to summarize")
@@ -173,12 +174,11 @@ def summarize_now(db_path: Path, document: DocumentRef, model: str | None = None
             summarize.summarize_documents(db, run_id, spec, calls, budget, result,
                                           doc_ids=[document.doc_id])
         except BaseException as exc:
-            close_run(db, run_id, "failed", {}, error=f"{type(exc).__name__}: {exc}"[:1000])
+            close_run(db, run_id, "failed", error=f"{type(exc).__name__}: {exc}"[:1000])
             raise
-        close_run(db, run_id, "completed", {
-            "summaries_done": result.chunks_done, "summaries_cached": result.cache_hits,
-            "model_calls": result.model_calls,
-            "local_model_seconds": round(result.model_seconds, 3)})
+        close_run(db, run_id, "completed", RunCounts(
+            summaries_done=result.chunks_done, summaries_cached=result.cache_hits,
+            model_calls=result.model_calls, local_model_seconds=round(result.model_seconds, 3)))
         with db.cursor() as cur:
             done = stored_summary(cur, document.doc_id)
         if done is None:

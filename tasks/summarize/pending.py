@@ -1,0 +1,42 @@
+"""The summarize stage: pending chunks, then documents, within the local compute budget."""
+
+from __future__ import annotations
+
+from compliance.adapters.model_registry import verify_model_file
+from compliance.context import RunContext
+from compliance.settings import SummarizeSettings
+from tasks.stage import as_task
+from tasks.summarize.core import (
+    LocalBudget,
+    SummarizeResult,
+    summarize_chunks,
+    summarize_documents,
+)
+from tasks.summarize.executors import model_calls
+
+
+def count(ctx: RunContext, result: SummarizeResult) -> None:
+    """Note what summarizing did in the run's counts."""
+    ctx.counts.summaries_done = result.chunks_done
+    ctx.counts.summaries_cached = result.cache_hits
+    ctx.counts.model_calls = result.model_calls
+    ctx.counts.local_model_seconds = round(result.model_seconds, 3)
+
+
+@as_task("summarize-chunks")
+def summarize_pending(ctx: RunContext, settings: SummarizeSettings) -> SummarizeResult:
+    """Summarize pending chunks, then documents, within the local compute budget."""
+    verify_model_file(ctx.model)
+    budget = LocalBudget(settings.local_budget_seconds)
+    with model_calls(settings, ctx.model) as calls:
+        result = summarize_chunks(ctx.db, ctx.run_id, ctx.model, calls, budget,
+                                  progress=ctx.log.info)
+        summarize_documents(ctx.db, ctx.run_id, ctx.model, calls, budget, result)
+    if result.workers:
+        ctx.log.info("model calls ran on %s",
+                     ", ".join(f"{w} ({n} calls)" for w, n in sorted(result.workers.items())))
+    if result.budget_exhausted:
+        ctx.log.warning("local budget of %.0f s spent: the rest stays pending for the next run",
+                        settings.local_budget_seconds or 0)
+    count(ctx, result)
+    return result
