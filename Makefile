@@ -14,7 +14,7 @@ EVAL_OUT ?= data/eval/results
 # the playwright client without its own browser download).
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: install install-test model run test eval lint docs samples clean
+.PHONY: install install-test model run test test-fast eval lint docs samples clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,12 @@ run: install model
 test: install-test model
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+# The fast tier, for your own loop: no local model, Prefect server, Dask cluster or browser
+# (tests marked `slow` are left out; conftest.py marks those that use such fixtures).
+test-fast: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -m "not slow" -q
 
 # Triage quality: CUAD contracts (text, then the PDF copies), then the pharma/personal-data
 # sets (the one the rules were tuned on, and the held-out one).

@@ -18,7 +18,9 @@ from pathlib import Path
 from compliance.adapters.local_llm import GENERATION_PARAMS, get_local_model
 from compliance.adapters.model_registry import resolve_model
 from compliance.extract.dispatch import extract_bytes
-from tasks.summarize.core import CHUNK_SYSTEM_PROMPT, SUMMARY_SCHEMA, LocalBudget, summarize_text
+from tasks.summarize.booking import summarize_text
+from tasks.summarize.prompts import CHUNK_SYSTEM_PROMPT, SUMMARY_SCHEMA
+from tasks.summarize.results import LocalBudget
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,0 +1,1 @@
+"""The Prefect flows (pipeline, retriage) and their artifacts: they wire stages, nothing else."""

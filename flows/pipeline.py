@@ -24,7 +24,7 @@ from compliance.store import db as database
 from compliance.store import runlock
 from flows import artifacts
 from tasks import chunk, findings, flag, index, ingest, inventory, near_duplicates, report, spend
-from tasks.escalate import core as escalate
+from tasks.escalate import stage as escalate
 from tasks.summarize import pending as summarize
 
 DEFAULT_PARAMS = PipelineParams()

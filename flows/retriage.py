@@ -17,7 +17,7 @@ from compliance.settings import PipelineParams
 from compliance.store import db as database
 from flows.pipeline import hold_database
 from tasks import findings, flag, report, spend
-from tasks.escalate import core as escalate
+from tasks.escalate import stage as escalate
 
 
 @flow(name="compliance-retriage", log_prints=True)

@@ -38,6 +38,23 @@ if str(TESTS_DIR) not in sys.path:
     sys.path.insert(0, str(TESTS_DIR))
 
 
+# Fixtures that run a real Prefect server or harness, the full pipeline, the local model, a Dask
+# cluster or Chromium. A test using any of them belongs to the full tier (`make test`); the rest
+# form the fast tier (`make test-fast`, `pytest -m "not slow"`). A test that needs one of those
+# parts without such a fixture carries `@pytest.mark.slow` itself.
+SLOW_FIXTURES = frozenset({
+    "prefect_harness", "samples_run", "analyst_db", "corpus_run", "harness", "sync_run",
+    "triaged_db", "batch_runs", "browser", "stack", "db_copy", "samples_db", "deployments",
+    "form",
+})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def project_root() -> Path:
     return PROJECT_ROOT

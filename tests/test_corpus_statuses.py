@@ -77,6 +77,7 @@ def test_every_file_has_an_accepted_status(corpus_run):
     assert wrong == []
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(FULL_CORPUS, reason="the heavy files went through the flow")
 @pytest.mark.parametrize("rel_path", HEAVY)
 def test_heavy_files_extract_with_an_accepted_status(corpus_dir, rel_path):

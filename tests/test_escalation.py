@@ -17,7 +17,8 @@ from compliance.adapters.ledger import load_price_table
 from compliance.rules.loader import load_rules
 from compliance.settings import EscalationSettings, PipelineParams
 from compliance.store import db as database
-from tasks.escalate import core as escalate
+from tasks.escalate import queue
+from tasks.escalate import stage as escalate
 from tests.fake_anthropic import FakeAnthropicServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -352,7 +353,7 @@ def test_deferred_windows_go_first_next_run(triaged_db, tmp_path, fake):
         cur.execute("UPDATE escalation_windows SET status = 'pending' WHERE window_id % 2 = 0")
         deferred = {r[0] for r in cur.execute(
             "SELECT redacted_text FROM escalation_windows WHERE status = 'deferred'").fetchall()}
-        windows = escalate.open_windows(cur, load_rules().version)
+        windows = queue.open_windows(cur, load_rules().version)
     assert deferred and {w[1] for w in windows[:len(deferred)]} == deferred
     prices = load_price_table()
     client = CloudClient(db, KEY, fake.base_url, prices)

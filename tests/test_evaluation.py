@@ -19,7 +19,7 @@ from compliance.evaluation.labelled import Label, LabelledDocument, category_key
 from compliance.evaluation.metrics import Selection, TriagedDocument, evaluate
 from compliance.rules.matching import Hit, WholeDocument
 from compliance.settings import TriageSettings
-from tasks.escalate.core import estimated_request_cost, estimated_sync_cost
+from tasks.escalate.costs import estimated_request_cost, estimated_sync_cost
 from tasks.flag import clause_bounds, decide, decide_document
 
 FIXTURES = Path(__file__).parent / "fixtures" / "eval"

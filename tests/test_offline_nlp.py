@@ -12,6 +12,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 FILES = [
     "formats/docx/uns__duplicate-paragraphs.docx",
     "formats/pptx/uns__fake-power-point-table.pptx",
@@ -94,6 +96,7 @@ SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_extraction_works_with_the_network_blocked(corpus_dir, project_root, tmp_path):
     env = dict(os.environ, UNSTRUCTURED_DISABLE_NOTICE="1", DO_NOT_TRACK="1",
                HOME=str(tmp_path))  # nothing cached in the home directory helps either

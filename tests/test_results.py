@@ -389,6 +389,7 @@ def test_search_answers_from_the_database_without_a_model(analyst_db):
 
 # --- progress ------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_long_runs_show_progress_bars_per_stage(tmp_path):
     source = tmp_path / "docs"
     source.mkdir()

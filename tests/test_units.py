@@ -29,7 +29,8 @@ from compliance.textnorm import normalize_text, normalized_text_hash, words
 from tasks.chunk import BOILERPLATE_MIN_WORDS, chunk_segments, paragraph_hash
 from tasks.discover import SourceFile, discover_files, matches_globs
 from tasks.inventory import KnownVersion, compare_with_stored
-from tasks.summarize.core import LocalBudget, extractive_summary, judge_summary, parse_model_json
+from tasks.summarize.judge import extractive_summary, judge_summary, parse_model_json
+from tasks.summarize.results import LocalBudget
 
 # --- textnorm ---------------------------------------------------------------------------------
 
@@ -373,6 +374,7 @@ def test_price_table_unknown_model_is_an_error():
         PriceTable(version="empty", batch_discount=Decimal(0)).price("claude-haiku-4-5")
 
 
+@pytest.mark.slow
 def test_local_calls_are_booked_at_zero_cost(tmp_path):
     conn = duckdb.connect(str(tmp_path / "ledger.duckdb"))
     try:
@@ -392,6 +394,7 @@ def test_local_calls_are_booked_at_zero_cost(tmp_path):
 # --- model registry ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # the model file must be there
 def test_resolve_model_default(monkeypatch):
     monkeypatch.delenv(MODEL_ENV_VAR, raising=False)
     manifest = load_manifest()
@@ -412,6 +415,7 @@ def test_resolve_model_unknown_name(monkeypatch):
         resolve_model("/nonexistent/place/model.gguf")
 
 
+@pytest.mark.slow
 def test_model_tokenizer_counts_tokens():
     from compliance.adapters.local_llm import get_local_model
 
@@ -431,6 +435,7 @@ def test_run_isolated_returns_values():
     assert not any(o.error or o.timed_out or o.crashed for o in outcomes)
 
 
+@pytest.mark.slow
 def test_run_isolated_times_out_a_hung_item():
     outcomes = {o.key: o for o in run_isolated(isolation_helpers.sleep_then_return,
                                                [("hangs", 600), ("quick", 0)],

@@ -1,0 +1,1 @@
+"""Entry point: the `compliance` command line (may import flows and stages)."""

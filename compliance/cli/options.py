@@ -100,7 +100,8 @@ def settings_options(settings: type[BaseModel], fields: Iterable[str] | None = N
 
         # The command's arguments, then the settings, then the command's own options.
         arguments = [p for p in own if p.default is inspect.Parameter.empty]
-        options = [p for p in own if p.default is not inspect.Parameter.empty]
+        options = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own
+                   if p.default is not inspect.Parameter.empty]
         ordered = [*arguments, *generated, *options]
         wrapper.__signature__ = inspect.Signature(ordered)  # type: ignore[attr-defined]
         wrapper.__annotations__ = {p.name: p.annotation for p in ordered}

@@ -29,7 +29,7 @@ from compliance.evaluation.metrics import (
 from compliance.rules.loader import load_rules
 from compliance.rules.matching import Hit
 from compliance.settings import TriageSettings
-from tasks.escalate.core import estimated_request_cost, estimated_sync_cost
+from tasks.escalate.costs import estimated_request_cost, estimated_sync_cost
 from tasks.flag import decide_document, window_reasons
 
 

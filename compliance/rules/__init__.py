@@ -1,0 +1,1 @@
+"""Library layer: rule packs (loading, matching, validators), redaction and log masking."""

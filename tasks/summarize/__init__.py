@@ -1,0 +1,1 @@
+"""The summarize stage: chunk and document summaries with the local model, cache first."""

@@ -21,14 +21,14 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 from compliance.adapters.model_registry import ModelSpec
 from compliance.rules.masking import install_log_masking
 from compliance.settings import SummarizeSettings
-from tasks.summarize import core as summarize
+from tasks.summarize.calls import ModelCall, PendingCall, call_local_model
 
 
 @task(name="summarize-text", cache_policy=NO_CACHE, persist_result=False)
-def summarize_text(spec: ModelSpec, system_prompt: str, text: str) -> summarize.ModelCall:
+def summarize_text(spec: ModelSpec, system_prompt: str, text: str) -> ModelCall:
     """Run one local model call on a text sent by value, with this process's model."""
     install_log_masking()
-    return summarize.call_local_model(spec, system_prompt, text)
+    return call_local_model(spec, system_prompt, text)
 
 
 class TaskRunnerCalls:
@@ -39,7 +39,7 @@ class TaskRunnerCalls:
         self.window = window
         self.runner = runner  # None: the flow's own task runner (threads)
 
-    def submit(self, system_prompt: str, text: str) -> summarize.PendingCall:
+    def submit(self, system_prompt: str, text: str) -> PendingCall:
         """Submit one call; the future's result() is its ModelCall."""
         parameters = {"spec": self.spec, "system_prompt": system_prompt, "text": text}
         if self.runner is None:

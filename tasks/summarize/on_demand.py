@@ -145,7 +145,10 @@ def summarize_now(db_path: Path, document: DocumentRef, model: str | None = None
     """Compute and store a missing document summary (once, whoever else asks at the same time)."""
     from compliance.adapters.model_registry import resolve_model, verify_model_file
     from compliance.store.runs import RunCounts, close_run, new_run_id, open_run
-    from tasks.summarize import core as summarize
+    from tasks.summarize.calls import InProcessCalls
+    from tasks.summarize.chunks import summarize_chunks
+    from tasks.summarize.documents import summarize_documents
+    from tasks.summarize.results import LocalBudget
 
     if document.status not in TEXT_STATUSES:
         raise NotSummarizableError(
@@ -167,12 +170,12 @@ def summarize_now(db_path: Path, document: DocumentRef, model: str | None = None
                  json.dumps({"summary_of": document.doc_id, "model": spec.name}),
                  orchestrator="cli (summary on demand)")
         try:
-            calls = summarize.InProcessCalls(spec)
-            budget = summarize.LocalBudget(None)
-            result = summarize.summarize_chunks(db, run_id, spec, calls, budget,
-                                                doc_ids=[document.doc_id])
-            summarize.summarize_documents(db, run_id, spec, calls, budget, result,
-                                          doc_ids=[document.doc_id])
+            calls = InProcessCalls(spec)
+            budget = LocalBudget(None)
+            result = summarize_chunks(db, run_id, spec, calls, budget,
+                                      doc_ids=[document.doc_id])
+            summarize_documents(db, run_id, spec, calls, budget, result,
+                                doc_ids=[document.doc_id])
         except BaseException as exc:
             close_run(db, run_id, "failed", error=f"{type(exc).__name__}: {exc}"[:1000])
             raise

@@ -6,13 +6,10 @@ from compliance.adapters.model_registry import verify_model_file
 from compliance.context import RunContext
 from compliance.settings import SummarizeSettings
 from tasks.stage import as_task
-from tasks.summarize.core import (
-    LocalBudget,
-    SummarizeResult,
-    summarize_chunks,
-    summarize_documents,
-)
+from tasks.summarize.chunks import summarize_chunks
+from tasks.summarize.documents import summarize_documents
 from tasks.summarize.executors import model_calls
+from tasks.summarize.results import LocalBudget, SummarizeResult
 
 
 def count(ctx: RunContext, result: SummarizeResult) -> None:

@@ -1,0 +1,154 @@
+"""The batch path: requests submitted as one Message Batch, collected by this run or a later one."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from compliance import context as progress
+from compliance.adapters.cloud import (
+    PROMPT_VERSION,
+    BudgetGuard,
+    CloudClient,
+    MalformedAnswerError,
+    Span,
+    build_request,
+    parse_answer,
+    request_sha256,
+)
+from compliance.adapters.ledger import PriceTable, reserve_cloud_call, settle_cloud_call
+from compliance.settings import EscalationSettings
+from compliance.store.db import Database
+from compliance.vocab import WindowStatus
+from tasks.escalate.cache import cache_key, store_answers
+from tasks.escalate.costs import request_bound, reserve_or_defer
+from tasks.escalate.queue import set_status
+from tasks.escalate.result import EscalationResult
+
+
+def submit_batch(db: Database, run_id: str, client: CloudClient, prices: PriceTable,
+                 rules_version: str, settings: EscalationSettings, requests: list[list[Span]],
+                 groups: dict[str, list[int]], guard: BudgetGuard,
+                 result: EscalationResult) -> None:
+    """Submit the requests that fit the budget as one Message Batch, booked to this run."""
+    entries: list[dict[str, Any]] = []
+    booked: list[tuple[str, int, list[int], Decimal]] = []
+    for index, request in enumerate(requests):
+        window_ids = [w for span in request for w in groups[span.span_id]]
+        params = build_request(settings.cloud_model, request)
+        bound = request_bound(prices, params, batch=True)
+        if not reserve_or_defer(db, guard, bound, window_ids, result):
+            continue
+        custom_id = f"r{index}-{request_sha256(params)[:16]}"
+        entries.append({"custom_id": custom_id, "params": params})
+        with db.cursor() as cur:
+            call_id = reserve_cloud_call(cur, run_id, settings.cloud_model, PROMPT_VERSION,
+                                         prices.version, bound, attempt=1, is_batch=True,
+                                         sent_sha256=request_sha256(params),
+                                         custom_id=custom_id)
+        booked.append((custom_id, call_id, window_ids, bound))
+    if not entries:
+        return
+    try:
+        batch = client.client.messages.batches.create(requests=entries)
+    except Exception as exc:
+        message = client.scrub(f"{type(exc).__name__}: {exc}")
+        with db.cursor() as cur:
+            for _, call_id, _, _ in booked:
+                cur.execute("UPDATE llm_calls SET status = 'failed', cost_usd = 0, error = ? "
+                            "WHERE call_id = ?", [f"batch not created: {message}"[:500],
+                                                  call_id])
+        for _, _, _, bound in booked:
+            guard.release(bound, Decimal(0))
+        result.errors.append(message)
+        return
+    with db.transaction() as cur:
+        cur.execute("INSERT INTO batches (batch_id, run_id, model, status, request_count) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    [batch.id, run_id, settings.cloud_model, batch.processing_status, len(entries)])
+        for _, call_id, _, _ in booked:
+            cur.execute("UPDATE llm_calls SET batch_id = ? WHERE call_id = ?", [batch.id, call_id])
+    for custom_id, _, window_ids, bound in booked:
+        set_status(db, window_ids, WindowStatus.SENT, batch_id=batch.id, custom_id=custom_id)
+        guard.release(bound, bound)
+        result.sent += len(window_ids)
+    result.batches_submitted += 1
+    progress.report(progress.ESCALATE, result.sent, result.sent)
+
+
+def poll_open_batches(db: Database, client: CloudClient, prices: PriceTable,
+                      rules_version: str, settings: EscalationSettings,
+                      result: EscalationResult, log: Callable[[str], None], wait: bool) -> None:
+    """Collect finished batches (any run's); with wait, poll with backoff up to the limit."""
+    deadline = time.monotonic() + (settings.batch_wait_seconds if wait else 0)
+    delay = 1.0
+    while True:
+        with db.cursor() as cur:
+            open_ids = [r[0] for r in cur.execute(
+                "SELECT batch_id FROM batches WHERE status <> 'ended' ORDER BY submitted_at"
+            ).fetchall()]
+        for batch_id in open_ids:
+            batch = client.client.messages.batches.retrieve(batch_id)
+            if batch.processing_status == "ended":
+                _collect_batch(db, client, prices, rules_version, batch_id, result)
+        with db.cursor() as cur:
+            still_open = cur.execute("SELECT count(*) FROM batches WHERE status <> 'ended'"
+                                     ).fetchone()[0]
+        if not still_open or time.monotonic() >= deadline:
+            result.batches_pending = int(still_open)
+            if still_open:
+                log(f"{still_open} batch(es) still processing: the next run collects them")
+            return
+        time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+        delay = min(delay * 2, 60.0)
+
+
+def _collect_batch(db: Database, client: CloudClient, prices: PriceTable, rules_version: str,
+                   batch_id: str, result: EscalationResult) -> None:
+    """Settle an ended batch's entries, store their answers, and mark the batch ended."""
+    with db.cursor() as cur:
+        booked = {custom_id: (call_id, model) for custom_id, call_id, model in cur.execute(
+            "SELECT custom_id, call_id, model FROM llm_calls WHERE batch_id = ? "
+            "AND status = 'reserved'", [batch_id]).fetchall()}
+    for entry in client.client.messages.batches.results(batch_id):
+        custom_id = entry.custom_id
+        if custom_id not in booked:
+            continue  # already settled by an earlier collection
+        call_id, model = booked[custom_id]
+        outcome = entry.result
+        with db.cursor() as cur:
+            window_rows = cur.execute(
+                "SELECT window_id, redacted_text FROM escalation_windows "
+                "WHERE batch_id = ? AND custom_id = ? ORDER BY window_id",
+                [batch_id, custom_id]).fetchall()
+        groups: dict[str, list[int]] = {}
+        for window_id, text in window_rows:
+            groups.setdefault(cache_key(text, model, rules_version), []).append(window_id)
+        if outcome.type == "succeeded":
+            message = outcome.message
+            usage = message.usage.model_dump()
+            with db.cursor() as cur:
+                settle_cloud_call(cur, call_id, prices, model, usage, is_batch=True,
+                                  request_id=message.id, seconds=0.0)
+            try:
+                answers = parse_answer(message.content, list(groups))
+            except MalformedAnswerError as exc:
+                result.failed_requests += 1
+                result.errors.append(str(exc))
+                set_status(db, [w for ws in groups.values() for w in ws], WindowStatus.PENDING)
+                continue
+            result.findings += store_answers(db, "batch:" + batch_id, model, rules_version,
+                                             call_id, groups, answers)
+            result.done += sum(len(ws) for ws in groups.values())
+        else:
+            # errored, expired or canceled entries are not billed: re-queue their windows.
+            with db.cursor() as cur:
+                cur.execute("UPDATE llm_calls SET status = 'failed', cost_usd = 0, error = ? "
+                            "WHERE call_id = ?", [f"batch entry {outcome.type}", call_id])
+            set_status(db, [w for ws in groups.values() for w in ws], WindowStatus.PENDING)
+            result.failed_requests += 1
+    with db.cursor() as cur:
+        cur.execute("UPDATE batches SET status = 'ended', ended_at = now() WHERE batch_id = ?",
+                    [batch_id])

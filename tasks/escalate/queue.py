@@ -1,0 +1,53 @@
+"""The escalation queue: which windows wait for the cloud model, and where each one stands."""
+
+from __future__ import annotations
+
+import duckdb
+
+from compliance.store.db import Database
+from compliance.vocab import WindowStatus
+
+
+def open_windows(cur: duckdb.DuckDBPyConnection, rules_version: str) -> list[tuple]:
+    """Windows still to judge: deferred ones first (they waited), then riskiest documents."""
+    return cur.execute(
+        """
+        SELECT w.window_id, w.redacted_text, w.rule_ids
+        FROM escalation_windows w JOIN documents d USING (doc_id)
+        WHERE d.is_current AND w.rules_version = ? AND w.status IN ('pending', 'deferred')
+        ORDER BY (w.status = 'deferred') DESC, d.risk_hint_score DESC, w.window_id
+        """,
+        [rules_version],
+    ).fetchall()
+
+
+def set_status(db: Database, window_ids: list[int], status: WindowStatus,
+               batch_id: str | None = None, custom_id: str | None = None) -> None:
+    """Move windows to a status; a batch's id and entry stick once set."""
+    if window_ids:
+        with db.cursor() as cur:
+            cur.execute(
+                "UPDATE escalation_windows SET status = ?, batch_id = coalesce(?, batch_id), "
+                "custom_id = coalesce(?, custom_id) WHERE window_id IN (SELECT unnest(?))",
+                [status, batch_id, custom_id, window_ids],
+            )
+
+
+def refresh_chunk_statuses(db: Database, rules_version: str) -> None:
+    """A chunk's escalation status summarizes its windows'."""
+    with db.cursor() as cur:
+        cur.execute(
+            """
+            UPDATE triage SET escalation_status = s.status FROM (
+                SELECT chunk_id, CASE
+                    WHEN bool_and(status = 'done') THEN 'done'
+                    WHEN bool_or(status = 'deferred') THEN 'deferred'
+                    WHEN bool_or(status = 'sent') THEN 'sent'
+                    ELSE 'pending' END AS status
+                FROM escalation_windows WHERE rules_version = ? GROUP BY chunk_id
+            ) s
+            WHERE triage.chunk_id = s.chunk_id AND triage.rules_version = ?
+              AND triage.decision = 'escalate'
+            """,
+            [rules_version, rules_version],
+        )

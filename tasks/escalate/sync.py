@@ -1,0 +1,80 @@
+"""The sync path: requests sent now, a few at a time, each reserved against the budget first."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from compliance import context as progress
+from compliance.adapters.cloud import (
+    BudgetGuard,
+    CallFailedError,
+    CloudClient,
+    MalformedAnswerError,
+    Span,
+    build_request,
+    parse_answer,
+)
+from compliance.settings import EscalationSettings
+from compliance.store.db import Database
+from compliance.vocab import WindowStatus
+from tasks.escalate.cache import store_answers
+from tasks.escalate.costs import request_bound, reserve_or_defer
+from tasks.escalate.queue import set_status
+from tasks.escalate.result import EscalationResult
+
+
+def send_sync(db: Database, run_id: str, client: CloudClient, rules_version: str,
+              settings: EscalationSettings, requests: list[list[Span]],
+              groups: dict[str, list[int]], guard: BudgetGuard, result: EscalationResult,
+              log: Callable[[str], None]) -> None:
+    """Send each request that fits the budget; defer the rest, re-queue the failed ones."""
+    stop = {"auth": False}
+    total = sum(len(groups[span.span_id]) for request in requests for span in request)
+    handled = [0]
+    handled_lock = threading.Lock()
+
+    def run_one(request: list[Span]) -> None:
+        window_ids = [w for span in request for w in groups[span.span_id]]
+        try:
+            send_one(request, window_ids)
+        finally:
+            with handled_lock:
+                handled[0] += len(window_ids)
+                progress.report(progress.ESCALATE, handled[0], total)
+
+    def send_one(request: list[Span], window_ids: list[int]) -> None:
+        if stop["auth"]:
+            return
+        params = build_request(settings.cloud_model, request)
+        hold = request_bound(client.prices, params, attempts=1 + settings.cloud_max_retries)
+        if not reserve_or_defer(db, guard, hold, window_ids, result):
+            return
+        rows: list[int] = []
+        try:
+            message, rows = client.send(run_id, params)
+            answers = parse_answer(message.content, [s.span_id for s in request])
+            result.findings += store_answers(db, run_id, settings.cloud_model, rules_version,
+                                             rows[-1], groups, answers)
+            result.sent += len(window_ids)
+            result.done += len(window_ids)
+        except CallFailedError as exc:
+            rows = exc.rows
+            result.failed_requests += 1
+            result.errors.append(str(exc))
+            if exc.status_code in (401, 403):
+                stop["auth"] = True
+                result.note = "the API rejected the key (401): flagged chunks stay pending"
+            set_status(db, window_ids, WindowStatus.PENDING)
+        except MalformedAnswerError as exc:
+            result.failed_requests += 1
+            result.errors.append(str(exc))
+            log(f"malformed answer, windows re-queued: {exc}")
+            set_status(db, window_ids, WindowStatus.PENDING)
+        finally:
+            guard.release(hold, client.committed_cost(rows))
+
+    progress.report(progress.ESCALATE, 0, total)
+    with ThreadPoolExecutor(max_workers=max(1, settings.cloud_concurrency)) as pool:
+        list(pool.map(run_one, requests))

@@ -1,0 +1,97 @@
+"""Local model calls as plain data: what a call returns, where calls run, and one call in process.
+
+The chunk loop and the document reduce only see `ModelCalls`: whether a call runs at once in
+this process (`InProcessCalls`) or as a task run on a Prefect/Dask worker (`executors`) is the
+caller's choice.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+from compliance.adapters.local_llm import LocalModel, get_verified_model
+from compliance.adapters.model_registry import ModelSpec
+from tasks.summarize.prompts import SUMMARY_SCHEMA
+
+
+@dataclass
+class ModelCall:
+    """What one local model call returned: plain data, so it travels back from any worker."""
+
+    content: str | None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0
+    cpu_seconds: float = 0.0
+    error: str | None = None
+    worker: str = ""
+    model_loads: int = 0
+
+
+class PendingCall(Protocol):
+    """A model call in flight (a Prefect future, or one already done)."""
+
+    def result(self) -> ModelCall:
+        """Wait for the call and return what it gave."""
+        ...
+
+
+class ModelCalls(Protocol):
+    """Where model calls run: `submit` sends a text by value; `window` calls may be in flight."""
+
+    window: int
+
+    def submit(self, system_prompt: str, text: str) -> PendingCall:
+        """Start one call."""
+        ...
+
+
+def _worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def run_model(model: LocalModel, system_prompt: str, text: str) -> ModelCall:
+    """One schema-constrained summary call on a loaded model; an error is returned, not raised."""
+    messages = [
+        {"role": "system", "content": system_prompt},
+        {"role": "user", "content": f'Excerpt:\n"""\n{text}\n"""'},
+    ]
+    started = time.perf_counter()
+    try:
+        completion = model.complete_json(messages, SUMMARY_SCHEMA)
+    except Exception as exc:
+        return ModelCall(None, seconds=time.perf_counter() - started,
+                         error=f"{type(exc).__name__}: {exc}"[:500], worker=_worker_id(),
+                         model_loads=model.loads)
+    return ModelCall(completion.content, completion.prompt_tokens, completion.completion_tokens,
+                     completion.seconds, completion.cpu_seconds, worker=_worker_id(),
+                     model_loads=model.loads)
+
+
+def call_local_model(spec: ModelSpec, system_prompt: str, text: str) -> ModelCall:
+    """One call on this process's instance of the model (verified and loaded once per process)."""
+    return run_model(get_verified_model(spec), system_prompt, text)
+
+
+@dataclass
+class _Done:
+    call: ModelCall
+
+    def result(self) -> ModelCall:
+        return self.call
+
+
+@dataclass
+class InProcessCalls:
+    """Model calls made at once, in this process."""
+
+    spec: ModelSpec
+    window: int = 1
+
+    def submit(self, system_prompt: str, text: str) -> PendingCall:
+        """Make the call now; the returned handle is already done."""
+        return _Done(call_local_model(self.spec, system_prompt, text))
