@@ -19,8 +19,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from compliance.adapters.ledger import PriceTable, load_price_table
 from compliance.adapters.model_registry import ModelSpec, resolve_model
+from compliance.adapters.prices import PriceTable, load_price_table
 from compliance.rules.loader import RuleSet, load_rules
 from compliance.settings import PipelineParams
 from compliance.store import db as database
@@ -88,8 +88,18 @@ class RunContext:
     source: Path
     inputs: RunInputs
     counts: RunCounts = field(default_factory=RunCounts)
-    log: logging.Logger | logging.LoggerAdapter = field(
-        default_factory=lambda: logging.getLogger("compliance"))
+
+    @property
+    def log(self) -> logging.Logger | logging.LoggerAdapter:
+        """The logger of the Prefect task (or flow) run now going on, so that a stage's messages
+        show under its task run; outside a run, the `compliance` logger."""
+        from prefect import get_run_logger
+        from prefect.exceptions import MissingContextError
+
+        try:
+            return get_run_logger()
+        except MissingContextError:
+            return logging.getLogger("compliance")
 
     @property
     def rules(self) -> RuleSet:
@@ -107,15 +117,17 @@ class RunContext:
         return self.inputs.model
 
 
-def start_run(params: PipelineParams, inputs: RunInputs, orchestrator: str,
-              flow_run_id: str | None = None,
-              log: logging.Logger | logging.LoggerAdapter | None = None) -> RunContext:
-    """Open (and migrate) the database, record that a run started, and return its context."""
+@contextmanager
+def running(params: PipelineParams, inputs: RunInputs, orchestrator: str,
+            flow_run_id: str | None = None) -> Iterator[RunContext]:
+    """Open (and migrate) the database, record that a run started, and give its context; the
+    writer is closed when the block ends, however it ends (the next run may be another
+    process)."""
     db = database.writer(params.db_path)
-    run_id = new_run_id()
-    open_run(db, run_id, params.source, params.model_dump_json(), orchestrator=orchestrator,
-             flow_run_id=flow_run_id)
-    context = RunContext(run_id=run_id, db=db, source=Path(params.source), inputs=inputs)
-    if log is not None:
-        context.log = log
-    return context
+    try:
+        run_id = new_run_id()
+        open_run(db, run_id, params.source, params.model_dump_json(), orchestrator=orchestrator,
+                 flow_run_id=flow_run_id)
+        yield RunContext(run_id=run_id, db=db, source=Path(params.source), inputs=inputs)
+    finally:
+        database.close_writer(params.db_path)

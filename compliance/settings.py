@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from compliance.environment import DEFAULT_DB_PATH, SAMPLES_DIR
 
@@ -23,6 +23,10 @@ DEFAULT_CLOUD_MODEL = "claude-haiku-4-5"
 
 def _absolute(value: str) -> str:
     return str(Path(value).expanduser().resolve())
+
+
+# A path setting, stored resolved: runs compare source roots as strings.
+AbsolutePath = Annotated[str, AfterValidator(_absolute)]
 
 
 def _decimal(value: float | None) -> Decimal | None:
@@ -37,7 +41,8 @@ class _Settings(BaseModel):
 class SourceSettings(_Settings):
     """Which files a run reads: discovery and inventory."""
 
-    source: str = Field(str(SAMPLES_DIR), description="Folder of documents to scan (recursive).")
+    source: AbsolutePath = Field(str(SAMPLES_DIR),
+                                 description="Folder of documents to scan (recursive).")
     include: list[str] = Field(default_factory=lambda: ["*"],
                                description="Glob patterns of relative paths to scan.")
     exclude: list[str] = Field(default_factory=lambda: list(DEFAULT_EXCLUDE),
@@ -45,27 +50,18 @@ class SourceSettings(_Settings):
     verify_hashes: bool = Field(False, description="Hash every file instead of trusting an "
                                 "unchanged size and modification time.")
 
-    @field_validator("source")
-    @classmethod
-    def _absolute_source(cls, value: str) -> str:
-        return _absolute(value)
-
 
 class DatabaseSettings(_Settings):
     """The results database, and how a run shares it with other runs."""
 
-    db_path: str = Field(str(DEFAULT_DB_PATH), description="DuckDB results file (created if new).")
+    db_path: AbsolutePath = Field(str(DEFAULT_DB_PATH),
+                                  description="DuckDB results file (created if new).")
     lock_timeout_seconds: float | None = Field(None, ge=0, description="How long to wait for "
                                                "another run on the same results database to "
                                                "finish; empty: as long as it takes.")
     stage_timeout_seconds: float = Field(6 * 3600, gt=0, description="Longest one stage (a "
                                          "task) may run; past it the run fails and what was "
                                          "already stored is kept.")
-
-    @field_validator("db_path")
-    @classmethod
-    def _absolute_db(cls, value: str) -> str:
-        return _absolute(value)
 
 
 class IngestSettings(_Settings):

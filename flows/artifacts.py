@@ -20,6 +20,7 @@ from prefect.artifacts import (
 
 from compliance import context as progress
 from tasks.report import RunReport
+from tasks.stage import as_task
 
 REPORT_KEY = "compliance-run-report"
 COUNTS_KEY = "compliance-run-counts"
@@ -144,6 +145,12 @@ def publish_report(report: RunReport) -> None:
                              "no findings", "quote": ""}],
         key=FINDINGS_KEY, description="The cloud model's most severe findings in the "
         "current documents of the source folder")
+
+
+@as_task("publish-report", retries=True)
+def publish_run_report(report: RunReport) -> None:
+    """Publish the run's markdown report and tables as artifacts (retried: the API may blink)."""
+    publish_report(report)
 
 
 class RunProgress:

@@ -20,7 +20,6 @@ from prefect.runtime import flow_run
 from compliance import context
 from compliance.rules import masking
 from compliance.settings import PipelineParams
-from compliance.store import db as database
 from compliance.store import runlock
 from flows import artifacts
 from tasks import chunk, findings, flag, index, ingest, inventory, near_duplicates, report, spend
@@ -60,12 +59,8 @@ def compliance_pipeline(params: PipelineParams = DEFAULT_PARAMS) -> dict[str, An
     # A malformed rule pack or an unknown cloud model fails the run now, before any work.
     inputs = context.load_inputs(params)
     with hold_database(params, "compliance-pipeline") as flow_run_id:
-        ctx = context.start_run(params, inputs, orchestrator="prefect", flow_run_id=flow_run_id,
-                                log=get_run_logger())
-        try:
+        with context.running(params, inputs, "prefect", flow_run_id) as ctx:
             return _run(ctx, params, flow_run_id)
-        finally:
-            database.close_writer(params.db_path)
 
 
 @contextmanager
@@ -118,7 +113,7 @@ def _run(ctx: context.RunContext, params: PipelineParams,
             stage(spend.record_spend, params)
             summary = stage(report.close_run_record)
             current = "publish-report"
-            artifacts.publish_report(report.read_report(ctx, params.db_path, summary))
+            artifacts.publish_run_report(report.read_report(ctx, params.db_path, summary))
             progress.set(100)
         except Exception as exc:
             error = masking.mask(f"{type(exc).__name__}: {exc}", names=True)[:1000]

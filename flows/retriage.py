@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from prefect import flow, get_run_logger
+from prefect import flow
 
 from compliance import context
 from compliance.rules import masking
 from compliance.settings import PipelineParams
-from compliance.store import db as database
 from flows.pipeline import hold_database
 from tasks import findings, flag, report, spend
 from tasks.escalate import stage as escalate
@@ -27,12 +26,8 @@ def compliance_retriage(params: PipelineParams | None = None) -> dict[str, Any]:
     masking.install_log_masking()
     inputs = context.load_inputs(params)
     with hold_database(params, "compliance-retriage"):
-        ctx = context.start_run(params, inputs, orchestrator="prefect (retriage)",
-                                log=get_run_logger())
-        try:
+        with context.running(params, inputs, "prefect (retriage)") as ctx:
             return _retriage(ctx, params)
-        finally:
-            database.close_writer(params.db_path)
 
 
 def _retriage(ctx: context.RunContext, params: PipelineParams) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import duckdb
 
 from compliance.adapters.model_registry import sha256_of_file
 from compliance.context import PARSE, RunContext, report
-from compliance.extract.dispatch import extract_attachment, extract_file
+from compliance.extract.dispatch import extract_attachment, extract_file, extract_job
 from compliance.extract.isolation import run_isolated
 from compliance.extract.model import Extraction
 from compliance.rules.risk_hints import risk_hint_score
@@ -277,7 +277,7 @@ def _ingest_round(db: Database, run_id: str, source_root: str, root: Path, jobs:
 
     stored: dict[int, int] = {}
     children: list[_Job] = []
-    for outcome in run_isolated(_dispatch, work, settings.parse_workers,
+    for outcome in run_isolated(extract_job, work, settings.parse_workers,
                                 settings.parse_timeout_seconds):
         job = to_parse[outcome.key]
         if outcome.value is not None:
@@ -327,11 +327,6 @@ def _count_version(result: IngestResult, job: _Job) -> None:
         result.new += 1
     else:
         result.changed += 1
-
-
-def _dispatch(payload: tuple[Callable[[tuple], Extraction], tuple]) -> Extraction:
-    function, arguments = payload
-    return function(arguments)
 
 
 def mark_removed(db: Database, run_id: str, root: Path,

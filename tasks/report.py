@@ -17,7 +17,7 @@ from compliance.rules.masking import mask
 from compliance.settings import PipelineParams
 from compliance.store import db as database
 from compliance.store.runs import RunCounts, close_run, new_run_id, open_run
-from compliance.vocab import FAILED_STATUSES, severity_rank
+from compliance.vocab import FAILED_STATUSES, NOT_FAILED, severity_rank, sql_list
 from tasks.stage import as_task
 
 
@@ -116,10 +116,10 @@ def run_summary(cur: duckdb.DuckDBPyConnection, run_id: str) -> str:
     lines.append(f"  dedupe           {links[0]} byte-identical, {links[1]} same text, "
                  f"{near} near-duplicate, {repeated} repeated chunks")
     failures = cur.execute(
-        """
+        f"""
         SELECT rel_path, status, error FROM documents
         WHERE source_root = ? AND is_current
-          AND status NOT IN ('ok', 'partial', 'duplicate', 'removed')
+          AND status NOT IN {sql_list(NOT_FAILED)}
         ORDER BY rel_path LIMIT 20
         """,
         [root],

@@ -9,7 +9,8 @@ from compliance.adapters.cloud import (
     expected_answer_tokens,
     policy_prompt,
 )
-from compliance.adapters.ledger import PriceTable, cloud_spend
+from compliance.adapters.ledger import cloud_spend
+from compliance.adapters.prices import PriceTable
 from compliance.context import RunContext
 from compliance.settings import EscalationSettings
 from compliance.store.db import Database

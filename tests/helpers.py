@@ -8,6 +8,10 @@ from typing import Any
 
 import duckdb
 
+TESTS_DIR = Path(__file__).resolve().parent
+PROJECT_ROOT = TESTS_DIR.parent
+FIXTURES_DIR = TESTS_DIR / "fixtures"
+
 
 def query(db_path: Path | str, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
     """Rows of one query on a results file, through a read-only connection closed at once.

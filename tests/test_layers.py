@@ -162,3 +162,24 @@ def test_the_check_catches_an_upward_import_and_a_cycle(tmp_path):
                                     "compliance.store.db", "compliance.vocab"])
 def test_every_layer_has_its_modules(module):
     assert unit_of(module) is not None
+
+
+# What a run pins in its context (compliance.context.load_inputs): no stage or flow reloads it.
+RUN_INPUT_LOADERS = frozenset({"load_rules", "load_price_table", "resolve_model"})
+# `compliance summary` computes one document's summary as a run of its own, for the model asked.
+OWN_RUNS = frozenset({"tasks/summarize/on_demand.py"})
+
+
+def test_stages_take_rules_prices_and_model_from_the_run_context():
+    offenders = []
+    for package in ("tasks", "flows"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            if path.relative_to(ROOT).as_posix() in OWN_RUNS:
+                continue
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Call):
+                    func = node.func
+                    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+                    if name in RUN_INPUT_LOADERS:
+                        offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} calls {name}")
+    assert offenders == []

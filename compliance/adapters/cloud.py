@@ -17,12 +17,12 @@ from decimal import Decimal
 from typing import Any
 
 from compliance.adapters.ledger import (
-    PriceTable,
     fail_cloud_call,
     note_unsettled,
     reserve_cloud_call,
     settle_cloud_call,
 )
+from compliance.adapters.prices import PriceTable
 from compliance.environment import PROMPTS_DIR, api_key
 from compliance.store.db import Database
 from compliance.textnorm import sha256_text
@@ -213,6 +213,19 @@ def _get(obj: Any, name: str) -> Any:
     return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
 
 
+def request_bound(prices: PriceTable, params: dict[str, Any], *, attempts: int = 1,
+                  batch: bool = False) -> Decimal:
+    """Upper bound of one request over all its attempts, as a budget reserves it.
+
+    Every byte counts as a token at the dearest input rate, plus the request overhead and the
+    whole max_tokens allowance; a sync request may be tried 1 + max_retries times by the SDK,
+    each billed at the plain price; a batch entry is tried once, at the batch discount.
+    """
+    one = prices.upper_bound(params["model"], request_bytes(params), OVERHEAD_TOKENS,
+                             params["max_tokens"], batch=batch)
+    return one * attempts
+
+
 class CallFailedError(RuntimeError):
     """Every attempt of a call failed; carries the ledger rows it booked."""
 
@@ -326,8 +339,7 @@ class CloudClient:
     # --- calls ---------------------------------------------------------------------------
     def call_bound(self, params: dict[str, Any]) -> Decimal:
         """Upper bound of one attempt of this request."""
-        return self.prices.upper_bound(params["model"], request_bytes(params), OVERHEAD_TOKENS,
-                                       params["max_tokens"])
+        return request_bound(self.prices, params)
 
     def send(self, run_id: str, params: dict[str, Any]) -> tuple[Any, list[int]]:
         """Send one Messages request (the SDK retries); return (message, ledger rows).

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from compliance.store.runlock import DatabaseHeldError, DatabaseLock, hold_lock
+if TYPE_CHECKING:  # the database modules load when a command needs them: `--help` stays quick
+    from compliance.store.runlock import DatabaseLock
 
 WAIT = typer.Option(help="Wait while another run writes the same database (--no-wait: refuse "
                     "and exit 2).")
@@ -23,6 +25,8 @@ def quiet_libraries() -> None:
 
 def hold_database(db: Path, wait: bool, run: str) -> DatabaseLock:
     """The database's lock for this command, waiting (and saying so) while another run has it."""
+    from compliance.store.runlock import DatabaseHeldError, hold_lock
+
     waited = []
 
     def say_waiting(held_by: str) -> None:

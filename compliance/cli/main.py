@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 import sys
 import time
-from contextlib import nullcontext
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -44,17 +45,22 @@ def _params(values: dict[str, Any]) -> PipelineParams:
         raise typer.BadParameter(str(exc)) from None
 
 
-def _usage_error(exc: Exception) -> bool:
+@contextmanager
+def _usage_errors_exit_2() -> Iterator[None]:
     """A busy database, a bad rule pack, a cloud model missing from the price table, a missing
     or wrong model file: errors a user fixes from the message alone (exit 2, no traceback)."""
-    from compliance.adapters.ledger import UnknownModelPriceError
     from compliance.adapters.model_registry import ModelError
+    from compliance.adapters.prices import UnknownModelPriceError
     from compliance.rules.loader import RulePackError
     from compliance.store.db import DatabaseBusyError
     from compliance.store.runlock import DatabaseLockTimeoutError
 
-    return isinstance(exc, (DatabaseBusyError, DatabaseLockTimeoutError, RulePackError,
-                            UnknownModelPriceError, ModelError))
+    try:
+        yield
+    except (DatabaseBusyError, DatabaseLockTimeoutError, RulePackError, UnknownModelPriceError,
+            ModelError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -73,7 +79,7 @@ def run(
     quiet_libraries()
     started = time.perf_counter()
     params = _params({**settings, "source": str(source)})
-    try:
+    with _usage_errors_exit_2():
         lock = hold_database(Path(params.db_path), wait, f"compliance run (pid {os.getpid()})")
         try:
             if not always_run_flow and _nothing_to_do(params):
@@ -95,11 +101,6 @@ def run(
         except PipelineRunError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from None
-    except Exception as exc:
-        if not _usage_error(exc):
-            raise
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
     typer.echo(result["summary"])
 
 
@@ -132,18 +133,13 @@ def retriage(
         typer.echo(f"error: no results database at {db}", err=True)
         raise typer.Exit(2)
     params = _params({**settings, "source": str(db.parent)})
-    try:
+    with _usage_errors_exit_2():
         hold_database(db, wait, f"compliance retriage (pid {os.getpid()})").release()
         from compliance.cli.progress_bars import progress_bars
         from flows.retriage import compliance_retriage
 
         with progress_bars():
             result = compliance_retriage(params)
-    except Exception as exc:
-        if not _usage_error(exc):
-            raise
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
     typer.echo(result["summary"])
 
 

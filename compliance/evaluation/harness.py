@@ -16,7 +16,7 @@ from pathlib import Path
 
 import duckdb
 
-from compliance.adapters.ledger import load_price_table
+from compliance.adapters.prices import load_price_table
 from compliance.evaluation.labelled import LabelledDocument
 from compliance.evaluation.metrics import (
     Evaluation,
@@ -29,6 +29,7 @@ from compliance.evaluation.metrics import (
 from compliance.rules.loader import load_rules
 from compliance.rules.matching import Hit
 from compliance.settings import TriageSettings
+from compliance.vocab import TEXT_STATUSES, sql_list
 from tasks.escalate.costs import estimated_request_cost, estimated_sync_cost
 from tasks.flag import decide_document, window_reasons
 
@@ -83,7 +84,8 @@ def read_run(db_path: Path, documents: list[LabelledDocument]) -> StoredRun:
             "USING (text_sha256) WHERE d.is_current AND d.parent_doc_id IS NULL").fetchall()
         failed = conn.execute(
             "SELECT rel_path, status, error FROM documents "
-            "WHERE is_current AND parent_doc_id IS NULL AND status NOT IN ('ok', 'partial')"
+            "WHERE is_current AND parent_doc_id IS NULL AND status NOT IN "
+            + sql_list(TEXT_STATUSES)
         ).fetchall()
         hits: dict[int, list[Hit]] = defaultdict(list)
         for (chunk_id, rule_id, category, severity, action, start, end, pack,

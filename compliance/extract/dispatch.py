@@ -113,3 +113,13 @@ def extract_attachment(job: tuple[bytes, str, int]) -> Extraction:
     """Worker entry point for an attachment's bytes."""
     data, filename, large_text_bytes = job
     return extract_bytes(data, filename, large_text_bytes)
+
+
+def extract_job(payload: tuple[Callable[[tuple], Extraction], tuple]) -> Extraction:
+    """Worker entry point for run_isolated: (extract_file or extract_attachment, its job).
+
+    It lives here, not in the ingest stage, so that a parser worker imports only the extract
+    package: not Prefect, whose import costs a second per worker and configures its logging.
+    """
+    function, arguments = payload
+    return function(arguments)

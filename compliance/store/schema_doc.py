@@ -1,7 +1,7 @@
 """docs/schema.md, generated from a live database's catalog and its COMMENT ON meanings.
 
 `python -m compliance.store.schema_doc` rewrites docs/schema.md from a freshly migrated database;
-`--db FILE` documents an existing file instead. tests/test_results.py fails when the
+`--db FILE` documents an existing file instead. tests/compliance/read/test_results.py fails when the
 committed page and the migrations disagree.
 """
 

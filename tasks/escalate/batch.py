@@ -8,45 +8,37 @@ from decimal import Decimal
 from typing import Any
 
 from compliance import context as progress
-from compliance.adapters.cloud import (
-    PROMPT_VERSION,
-    BudgetGuard,
-    CloudClient,
-    MalformedAnswerError,
-    Span,
-    build_request,
-    parse_answer,
-    request_sha256,
-)
-from compliance.adapters.ledger import PriceTable, reserve_cloud_call, settle_cloud_call
+from compliance.adapters import cloud
+from compliance.adapters.ledger import reserve_cloud_call, settle_cloud_call
+from compliance.adapters.prices import PriceTable
 from compliance.settings import EscalationSettings
 from compliance.store.db import Database
 from compliance.vocab import WindowStatus
 from tasks.escalate.cache import cache_key, store_answers
-from tasks.escalate.costs import request_bound, reserve_or_defer
+from tasks.escalate.costs import reserve_or_defer
 from tasks.escalate.queue import set_status
 from tasks.escalate.result import EscalationResult
 
 
-def submit_batch(db: Database, run_id: str, client: CloudClient, prices: PriceTable,
-                 rules_version: str, settings: EscalationSettings, requests: list[list[Span]],
-                 groups: dict[str, list[int]], guard: BudgetGuard,
+def submit_batch(db: Database, run_id: str, client: cloud.CloudClient, prices: PriceTable,
+                 rules_version: str, settings: EscalationSettings, requests: list[list[cloud.Span]],
+                 groups: dict[str, list[int]], guard: cloud.BudgetGuard,
                  result: EscalationResult) -> None:
     """Submit the requests that fit the budget as one Message Batch, booked to this run."""
     entries: list[dict[str, Any]] = []
     booked: list[tuple[str, int, list[int], Decimal]] = []
     for index, request in enumerate(requests):
         window_ids = [w for span in request for w in groups[span.span_id]]
-        params = build_request(settings.cloud_model, request)
-        bound = request_bound(prices, params, batch=True)
+        params = cloud.build_request(settings.cloud_model, request)
+        bound = cloud.request_bound(prices, params, batch=True)
         if not reserve_or_defer(db, guard, bound, window_ids, result):
             continue
-        custom_id = f"r{index}-{request_sha256(params)[:16]}"
+        custom_id = f"r{index}-{cloud.request_sha256(params)[:16]}"
         entries.append({"custom_id": custom_id, "params": params})
         with db.cursor() as cur:
-            call_id = reserve_cloud_call(cur, run_id, settings.cloud_model, PROMPT_VERSION,
+            call_id = reserve_cloud_call(cur, run_id, settings.cloud_model, cloud.PROMPT_VERSION,
                                          prices.version, bound, attempt=1, is_batch=True,
-                                         sent_sha256=request_sha256(params),
+                                         sent_sha256=cloud.request_sha256(params),
                                          custom_id=custom_id)
         booked.append((custom_id, call_id, window_ids, bound))
     if not entries:
@@ -78,7 +70,7 @@ def submit_batch(db: Database, run_id: str, client: CloudClient, prices: PriceTa
     progress.report(progress.ESCALATE, result.sent, result.sent)
 
 
-def poll_open_batches(db: Database, client: CloudClient, prices: PriceTable,
+def poll_open_batches(db: Database, client: cloud.CloudClient, prices: PriceTable,
                       rules_version: str, settings: EscalationSettings,
                       result: EscalationResult, log: Callable[[str], None], wait: bool) -> None:
     """Collect finished batches (any run's); with wait, poll with backoff up to the limit."""
@@ -105,7 +97,7 @@ def poll_open_batches(db: Database, client: CloudClient, prices: PriceTable,
         delay = min(delay * 2, 60.0)
 
 
-def _collect_batch(db: Database, client: CloudClient, prices: PriceTable, rules_version: str,
+def _collect_batch(db: Database, client: cloud.CloudClient, prices: PriceTable, rules_version: str,
                    batch_id: str, result: EscalationResult) -> None:
     """Settle an ended batch's entries, store their answers, and mark the batch ended."""
     with db.cursor() as cur:
@@ -133,8 +125,8 @@ def _collect_batch(db: Database, client: CloudClient, prices: PriceTable, rules_
                 settle_cloud_call(cur, call_id, prices, model, usage, is_batch=True,
                                   request_id=message.id, seconds=0.0)
             try:
-                answers = parse_answer(message.content, list(groups))
-            except MalformedAnswerError as exc:
+                answers = cloud.parse_answer(message.content, list(groups))
+            except cloud.MalformedAnswerError as exc:
                 result.failed_requests += 1
                 result.errors.append(str(exc))
                 set_status(db, [w for ws in groups.values() for w in ws], WindowStatus.PENDING)

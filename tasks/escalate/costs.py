@@ -7,34 +7,19 @@ evaluation, the cache's savings and the counterfactuals of the record-spend stag
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 from compliance.adapters.cloud import (
-    OVERHEAD_TOKENS,
     BudgetExceededError,
     BudgetGuard,
     estimated_policy_tokens,
     expected_answer_tokens,
-    request_bytes,
 )
-from compliance.adapters.ledger import ModelPrice, PriceTable
+from compliance.adapters.prices import ModelPrice
 from compliance.store.db import Database
 from compliance.vocab import WindowStatus
 from tasks.escalate.packing import pack
 from tasks.escalate.queue import set_status
 from tasks.escalate.result import EscalationResult
-
-
-def request_bound(prices: PriceTable, params: dict[str, Any], *, attempts: int = 1,
-                  batch: bool = False) -> Decimal:
-    """Upper bound of one request over all its attempts, as the budget reserves it.
-
-    A sync request may be tried 1 + max_retries times by the SDK, each billed at the plain
-    price; a batch entry is tried once, at the batch discount.
-    """
-    one = prices.upper_bound(params["model"], request_bytes(params), OVERHEAD_TOKENS,
-                             params["max_tokens"], batch=batch)
-    return one * attempts
 
 
 def reserve_or_defer(db: Database, guard: BudgetGuard, bound: Decimal, window_ids: list[int],

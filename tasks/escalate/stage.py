@@ -6,7 +6,8 @@ import time
 from collections.abc import Callable
 
 from compliance.adapters.cloud import BudgetGuard, CloudClient, Span, build_request, load_api_key
-from compliance.adapters.ledger import PriceTable, cloud_spend
+from compliance.adapters.ledger import cloud_spend
+from compliance.adapters.prices import PriceTable
 from compliance.context import RunContext
 from compliance.rules.masking import add_secret
 from compliance.settings import EscalationSettings

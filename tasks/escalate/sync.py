@@ -7,27 +7,19 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from compliance import context as progress
-from compliance.adapters.cloud import (
-    BudgetGuard,
-    CallFailedError,
-    CloudClient,
-    MalformedAnswerError,
-    Span,
-    build_request,
-    parse_answer,
-)
+from compliance.adapters import cloud
 from compliance.settings import EscalationSettings
 from compliance.store.db import Database
 from compliance.vocab import WindowStatus
 from tasks.escalate.cache import store_answers
-from tasks.escalate.costs import request_bound, reserve_or_defer
+from tasks.escalate.costs import reserve_or_defer
 from tasks.escalate.queue import set_status
 from tasks.escalate.result import EscalationResult
 
 
-def send_sync(db: Database, run_id: str, client: CloudClient, rules_version: str,
-              settings: EscalationSettings, requests: list[list[Span]],
-              groups: dict[str, list[int]], guard: BudgetGuard, result: EscalationResult,
+def send_sync(db: Database, run_id: str, client: cloud.CloudClient, rules_version: str,
+              settings: EscalationSettings, requests: list[list[cloud.Span]],
+              groups: dict[str, list[int]], guard: cloud.BudgetGuard, result: EscalationResult,
               log: Callable[[str], None]) -> None:
     """Send each request that fits the budget; defer the rest, re-queue the failed ones."""
     stop = {"auth": False}
@@ -35,7 +27,7 @@ def send_sync(db: Database, run_id: str, client: CloudClient, rules_version: str
     handled = [0]
     handled_lock = threading.Lock()
 
-    def run_one(request: list[Span]) -> None:
+    def run_one(request: list[cloud.Span]) -> None:
         window_ids = [w for span in request for w in groups[span.span_id]]
         try:
             send_one(request, window_ids)
@@ -44,22 +36,22 @@ def send_sync(db: Database, run_id: str, client: CloudClient, rules_version: str
                 handled[0] += len(window_ids)
                 progress.report(progress.ESCALATE, handled[0], total)
 
-    def send_one(request: list[Span], window_ids: list[int]) -> None:
+    def send_one(request: list[cloud.Span], window_ids: list[int]) -> None:
         if stop["auth"]:
             return
-        params = build_request(settings.cloud_model, request)
-        hold = request_bound(client.prices, params, attempts=1 + settings.cloud_max_retries)
+        params = cloud.build_request(settings.cloud_model, request)
+        hold = cloud.request_bound(client.prices, params, attempts=1 + settings.cloud_max_retries)
         if not reserve_or_defer(db, guard, hold, window_ids, result):
             return
         rows: list[int] = []
         try:
             message, rows = client.send(run_id, params)
-            answers = parse_answer(message.content, [s.span_id for s in request])
+            answers = cloud.parse_answer(message.content, [s.span_id for s in request])
             result.findings += store_answers(db, run_id, settings.cloud_model, rules_version,
                                              rows[-1], groups, answers)
             result.sent += len(window_ids)
             result.done += len(window_ids)
-        except CallFailedError as exc:
+        except cloud.CallFailedError as exc:
             rows = exc.rows
             result.failed_requests += 1
             result.errors.append(str(exc))
@@ -67,7 +59,7 @@ def send_sync(db: Database, run_id: str, client: CloudClient, rules_version: str
                 stop["auth"] = True
                 result.note = "the API rejected the key (401): flagged chunks stay pending"
             set_status(db, window_ids, WindowStatus.PENDING)
-        except MalformedAnswerError as exc:
+        except cloud.MalformedAnswerError as exc:
             result.failed_requests += 1
             result.errors.append(str(exc))
             log(f"malformed answer, windows re-queued: {exc}")

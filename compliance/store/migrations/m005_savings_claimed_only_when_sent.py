@@ -8,6 +8,9 @@ from __future__ import annotations
 import duckdb
 
 from compliance.store.migrations.describe import Description, describe
+from compliance.store.migrations.m003_findings_reviews_search import (
+    DESCRIPTIONS as M003_DESCRIPTIONS,
+)
 
 
 def m005_savings_claimed_only_when_sent(conn: duckdb.DuckDBPyConnection) -> None:
@@ -39,24 +42,12 @@ def m005_savings_claimed_only_when_sent(conn: duckdb.DuckDBPyConnection) -> None
     describe(conn, *DESCRIPTION)
 
 
-# Replacing the view drops its comments, so m005 describes the whole view again: its own frozen
-# text, savings_claimed and the saved_by_routing_usd caveat included.
-DESCRIPTION: Description = (
-    "VIEW", "savings_by_run", "What each run spent on the cloud against what naive pipelines "
-    "would have spent, and which mechanism saved how much.", {
-    "run_id": "Run id.", "started_at": "When it started.", "status": "Run status.",
-    "escalation_mode": "sync, batch or off.", "cloud_model": "Cloud model.",
-    "spend_usd": "Cloud USD booked.",
-    "naive_new_usd": "Estimated USD of sending every chunk of new versions.",
-    "naive_all_usd": "Estimated USD of sending every chunk of every current document.",
+# Replacing the view drops its comments, so m005 describes the whole view again: m003's frozen
+# text (a released migration's text never changes), and the new savings_claimed column.
+_, _, _MEANING, _COLUMNS = next(entry for entry in M003_DESCRIPTIONS
+                                if entry[1] == "savings_by_run")
+DESCRIPTION: Description = ("VIEW", "savings_by_run", _MEANING, {
+    **_COLUMNS,
     "savings_claimed": "False when nothing went to the cloud (escalation off, no key, key "
                        "rejected): the saved_* columns are then NULL, not a saving.",
-    "cache_saved_usd": "Estimated USD saved by answers reused from the escalation cache.",
-    "saved_by_dedupe_usd": "naive_all_usd - naive_new_usd: unchanged and duplicate files "
-                           "not sent again.",
-    "saved_by_routing_usd": "naive_new_usd - spend_usd - cache_saved_usd: text the rules "
-                            "kept local (negative in a run that sends work left pending by "
-                            "a run that claimed nothing).",
-    "saved_total_usd": "naive_all_usd - spend_usd.",
-    "saved_share": "1 - spend_usd / naive_all_usd."},
-)
+})

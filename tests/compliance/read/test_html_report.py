@@ -16,6 +16,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from helpers import PROJECT_ROOT
 
 from compliance.read.html_report import build_report_data, render_html_report
 from compliance.read.html_report.chart import MIN_SEGMENT_PX
@@ -30,7 +31,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                  "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
-OUT_DIR = Path(__file__).resolve().parent.parent / "test-output" / "html-report"
+OUT_DIR = PROJECT_ROOT / "test-output" / "html-report"
 # Planted in data/samples/hr/employee-onboarding.eml; a rule finding quotes it verbatim.
 PLANTED_SSN = "219-09-9999"
 UNRESOLVED = ("open", "confirmed")

@@ -7,13 +7,14 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from helpers import FIXTURES_DIR
 
 from compliance.adapters.cloud import (
     ANSWER_TOKENS_PER_DISMISSAL,
     ANSWER_TOKENS_PER_FINDING,
     ANSWER_TOKENS_PER_REQUEST,
 )
-from compliance.adapters.ledger import load_price_table
+from compliance.adapters.prices import load_price_table
 from compliance.evaluation.align import compact, covered_fraction, locate
 from compliance.evaluation.labelled import Label, LabelledDocument, category_key, load_cuad
 from compliance.evaluation.metrics import Selection, TriagedDocument, evaluate
@@ -22,7 +23,7 @@ from compliance.settings import TriageSettings
 from tasks.escalate.costs import estimated_request_cost, estimated_sync_cost
 from tasks.flag import clause_bounds, decide, decide_document
 
-FIXTURES = Path(__file__).parent / "fixtures" / "eval"
+FIXTURES = FIXTURES_DIR / "eval"
 PRIMARY = frozenset({"primary"})
 
 

@@ -11,10 +11,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+from helpers import PROJECT_ROOT
 
 from compliance.rules.loader import RulePackError, load_rules
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = PROJECT_ROOT
 
 NOT_FLAGGED = [
     # The exclusivity lookahead once lost to backtracking: \w* gave back the "e" and

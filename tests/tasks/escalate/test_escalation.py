@@ -9,11 +9,12 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from helpers import PROJECT_ROOT
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from compliance.adapters.cloud import CloudClient, MalformedAnswerError, parse_answer, short_ids
-from compliance.adapters.ledger import load_price_table
+from compliance.adapters.prices import load_price_table
 from compliance.rules.loader import load_rules
 from compliance.settings import EscalationSettings, PipelineParams
 from compliance.store import db as database
@@ -21,7 +22,7 @@ from tasks.escalate import queue
 from tasks.escalate import stage as escalate
 from tests.fake_anthropic import FakeAnthropicServer
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = PROJECT_ROOT
 SAMPLES = ROOT / "data" / "samples"
 KEY = "sk-ant-test-PLANTED-0123456789abcdef"
 # Personal data planted in data/samples/hr/employee-onboarding.eml: it must never be sent.

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from helpers import query, run_pipeline, scalar
+from helpers import PROJECT_ROOT, query, run_pipeline, scalar
 from typer.testing import CliRunner
 
 from compliance.cli.main import app
@@ -27,7 +27,7 @@ from compliance.store.db import reader
 from compliance.store.schema_doc import SCHEMA_DOC, fresh_schema, undocumented
 from tests.fake_anthropic import FakeAnthropicServer
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = PROJECT_ROOT
 SAMPLES = ROOT / "data" / "samples"
 SSN = "219-09-9999"  # planted in data/samples/hr/employee-onboarding.eml
 COMPLIANCE = str(Path(sys.executable).parent / "compliance")

@@ -1,0 +1,77 @@
+"""The summary fallbacks and judge, model JSON parsing, and the local budget."""
+
+from __future__ import annotations
+
+from compliance.textnorm import words
+from tasks.summarize.judge import extractive_summary, judge_summary, parse_model_json
+from tasks.summarize.results import LocalBudget
+
+SOURCE = (
+    "The supplier shall deliver the validated software release to the customer by the first of "
+    "March. Late delivery triggers a service credit of five percent of the monthly fee for each "
+    "week of delay. The customer may terminate the agreement for convenience with ninety days "
+    "written notice. Either party must keep the other party's confidential information secret "
+    "for five years after termination. The supplier's total liability is capped at the fees paid "
+    "in the twelve months before the claim, except for indemnity and confidentiality breaches."
+)
+
+
+def test_extractive_summary_is_shorter_and_taken_from_the_input():
+    summary = extractive_summary(SOURCE)
+    assert 0 < len(summary) < len(SOURCE)
+    assert len(summary) <= 0.35 * len(SOURCE)
+    assert set(words(summary)) <= set(words(SOURCE))
+
+
+def test_extractive_summary_of_one_long_sentence_is_cut_short():
+    sentence = "The parties agree " + "and further agree " * 40 + "to the terms."
+    summary = extractive_summary(sentence)
+    assert 0 < len(summary) < len(sentence)
+
+
+def test_extractive_summary_is_not_just_a_section_number():
+    text = ("3. Value thresholds and approvals\n\nSituation Maximum value Approval needed Gift to "
+            "a healthcare professional USD 50 per item; USD 150 per year Manager and Compliance "
+            "Meal with a healthcare professional USD 75 per person per meal Manager Gift or "
+            "hospitality to a government official Not permitted without approval Compliance "
+            "Office in advance Gift received from a supplier USD 100 per item Manager; log in "
+            "register Sponsored travel for an HCP to a congress Economy class; no leisure days "
+            "Medical Director and Compliance")
+    summary = extractive_summary(text)
+    assert len(words(summary)) >= 3, f"summary {summary!r} says nothing about the text"
+
+
+def test_judge_summary_rejects_a_copy():
+    copy = SOURCE[:300]  # two sentences verbatim: short enough, but copied
+    assert judge_summary(copy, SOURCE) == "copies its input"
+    assert judge_summary(SOURCE, SOURCE) == "not shorter than its input"
+
+
+def test_judge_summary_accepts_a_paraphrase():
+    paraphrase = ("The supplier must deliver the software on time, owes service credits for "
+                  "delay, and its liability is capped except for indemnity and confidentiality.")
+    assert judge_summary(paraphrase, SOURCE) is None
+
+
+def test_judge_summary_rejects_noise():
+    assert judge_summary("Too short here", SOURCE) == "too short"
+    assert judge_summary("%%%% #### $$$$ @@@@ !!!! ^^^^ a b c d e", SOURCE) == "mostly symbols"
+    unrelated = "Penguins waddle across frozen Antarctic beaches searching for krill daily."
+    assert judge_summary(unrelated, SOURCE) == "not grounded in its input"
+
+
+def test_parse_model_json():
+    draft = parse_model_json('{"summary": "  A  short\\nsummary. ", "key_points": ["a", ""],'
+                             ' "risk_signals": []}')
+    assert draft is not None
+    assert (draft.summary, draft.key_points, draft.risk_signals, draft.method) == (
+        "A short summary.", ["a"], [], "llm")
+    assert parse_model_json("not json") is None
+    assert parse_model_json('{"key_points": []}') is None
+
+
+def test_local_budget():
+    assert not LocalBudget(None, spent=1e9).exhausted()
+    assert not LocalBudget(3.0, spent=2.9).exhausted()
+    assert LocalBudget(3.0, spent=3.0).exhausted()
+    assert LocalBudget(0.0).exhausted()
