@@ -60,34 +60,61 @@ def listening(listener: Listener) -> Iterator[None]:
             _listeners.remove(listener)
 
 
-@dataclass(frozen=True)
+@dataclass
 class RunInputs:
-    """The files a run reads its policy from, loaded once: a bad one fails the run at start."""
+    """What a run reads its policy from, loaded once per run.
+
+    The rule packs and the price table load when the run starts, so a bad one fails it before
+    any work. The local model is resolved on first use and then kept: a run that needs no model
+    (nothing new to chunk, summaries off) does not need its file, and one that does fails in
+    the stage that needed it, keeping what earlier stages stored.
+    """
 
     rules: RuleSet
     prices: PriceTable
-    model: ModelSpec
+    model_name: str | None = None
+    _model: ModelSpec | None = field(default=None, repr=False)
+
+    @property
+    def model(self) -> ModelSpec:
+        """The local model spec, resolved the first time a stage asks for it."""
+        if self._model is None:
+            self._model = resolve_model(self.model_name)
+        return self._model
 
 
 def load_inputs(params: PipelineParams) -> RunInputs:
-    """Load and check the rule packs, the price table (with the run's cloud model in it) and
-    the local model spec (its file is checked by the stages that load it)."""
+    """Load and check the rule packs and the price table (with the run's cloud model in it)."""
     rules = load_rules()  # a malformed rule pack fails here, naming the file and rule
     prices = load_price_table()
     prices.price(params.cloud_model)  # an unknown cloud model fails here, never costs $0
-    model = resolve_model(params.model)
-    return RunInputs(rules=rules, prices=prices, model=model)
+    return RunInputs(rules=rules, prices=prices, model_name=params.model)
 
 
-@dataclass
-class RunContext:
-    """One run's pinned inputs, its database writer, its counts and its logger."""
+@dataclass(frozen=True)
+class DetachedRunContext:
+    """A run context outside the flow process: its run id, and nothing to write with."""
 
     run_id: str
-    db: database.Database
-    source: Path
-    inputs: RunInputs
-    counts: RunCounts = field(default_factory=RunCounts)
+
+
+class RunContext:
+    """One run's pinned inputs, its database writer, its counts and its logger.
+
+    A plain class, not a dataclass: Prefect dumps task parameters with pydantic, which would
+    take a dataclass apart into a dict (database writer included) instead of pickling it whole.
+    """
+
+    def __init__(self, run_id: str, db: database.Database, source: Path, inputs: RunInputs,
+                 counts: RunCounts | None = None) -> None:
+        self.run_id = run_id
+        self.db = db
+        self.source = source
+        self.inputs = inputs
+        self.counts = counts if counts is not None else RunCounts()
+
+    def __repr__(self) -> str:
+        return f"RunContext(run_id={self.run_id!r}, source={str(self.source)!r})"
 
     @property
     def log(self) -> logging.Logger | logging.LoggerAdapter:
@@ -101,6 +128,12 @@ class RunContext:
         except MissingContextError:
             return logging.getLogger("compliance")
 
+    def __reduce__(self) -> tuple[type[DetachedRunContext], tuple[str]]:
+        # A run context belongs to the flow process: its database writer never leaves it. When
+        # a stage submits a nested task to a Dask worker, Prefect ships the stage's parameters
+        # along as context; there, the run context travels as its run id alone.
+        return DetachedRunContext, (self.run_id,)
+
     @property
     def rules(self) -> RuleSet:
         """The rule packs, as loaded when the run started."""
@@ -113,7 +146,7 @@ class RunContext:
 
     @property
     def model(self) -> ModelSpec:
-        """The local model spec, as resolved when the run started."""
+        """The local model spec, resolved once for the run."""
         return self.inputs.model
 
 

@@ -25,6 +25,7 @@ from flows import artifacts
 from tasks import chunk, findings, flag, index, ingest, inventory, near_duplicates, report, spend
 from tasks.escalate import stage as escalate
 from tasks.summarize import pending as summarize
+from tasks.summarize.results import SummarizeResult
 
 DEFAULT_PARAMS = PipelineParams()
 
@@ -102,7 +103,7 @@ def _run(ctx: context.RunContext, params: PipelineParams,
             stage(escalate.escalate_flagged, params)
             stage(findings.register_findings)
             progress.set(60)
-            summarized = summarize.SummarizeResult()
+            summarized = SummarizeResult()
             if params.summarize == "all":
                 summarized = stage(summarize.summarize_pending, params)
             else:
