@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from compliance.adapters.model_registry import ModelSpec, resolve_model
+from compliance.adapters.model_registry import ModelSpec, resolve_model, verify_model_file
 from compliance.adapters.prices import PriceTable, load_price_table
 from compliance.rules.loader import RuleSet, load_rules
 from compliance.settings import PipelineParams
@@ -65,9 +65,9 @@ class RunInputs:
     """What a run reads its policy from, loaded once per run.
 
     The rule packs and the price table load when the run starts, so a bad one fails it before
-    any work. The local model is resolved on first use and then kept: a run that needs no model
-    (nothing new to chunk, summaries off) does not need its file, and one that does fails in
-    the stage that needed it, keeping what earlier stages stored.
+    any work. The local model is resolved and checked on first use and then kept: a run that
+    needs no model (nothing new to chunk, summaries off) does not need its file, and one that
+    does fails in the stage that needed it, keeping what earlier stages stored.
     """
 
     rules: RuleSet
@@ -77,9 +77,12 @@ class RunInputs:
 
     @property
     def model(self) -> ModelSpec:
-        """The local model spec, resolved the first time a stage asks for it."""
+        """The local model spec, resolved and its file checked (sha256) the first time a stage
+        asks for it: once per run, however many stages load the model."""
         if self._model is None:
-            self._model = resolve_model(self.model_name)
+            spec = resolve_model(self.model_name)
+            verify_model_file(spec)
+            self._model = spec
         return self._model
 
 

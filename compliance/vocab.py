@@ -1,8 +1,9 @@
 """The words every layer shares: statuses, severities, dispositions, and SQL built from them.
 
-Stored values are plain strings (analysts query them); the enums name them once, and the SQL
-fragments below are the only place a query spells a status list out. Released migrations keep
-their own literals: they describe the schema as it was when they were written.
+Stored values are plain strings (analysts query them); the enums and tuples name them once.
+Python code passes them as values and builds status lists with the helpers below; a query may
+still spell a single state inline (`w.status = 'done'`) where that reads more plainly. Released
+migrations keep their own literals: they describe the schema as it was when they were written.
 """
 
 from __future__ import annotations

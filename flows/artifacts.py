@@ -18,7 +18,7 @@ from prefect.artifacts import (
     update_progress_artifact,
 )
 
-from compliance import context as progress
+from compliance import context
 from tasks.report import RunReport
 from tasks.stage import as_task
 
@@ -28,7 +28,7 @@ FAILED_KEY = "compliance-failed-documents"
 FINDINGS_KEY = "compliance-top-findings"
 PROGRESS_KEY = "compliance-progress"
 # The share of the progress bar (start %, end %) that each counted stage moves through.
-STAGE_SHARES = {progress.PARSE: (5.0, 35.0), progress.SUMMARIZE: (60.0, 95.0)}
+STAGE_SHARES = {context.PARSE: (5.0, 35.0), context.SUMMARIZE: (60.0, 95.0)}
 ARTIFACT_KEYS = (REPORT_KEY, COUNTS_KEY, FAILED_KEY, FINDINGS_KEY, PROGRESS_KEY)
 
 # (measure, column of tasks.report.run_counts) in the order the counts table shows them.

@@ -107,7 +107,7 @@ def _run(ctx: context.RunContext, params: PipelineParams,
             if params.summarize == "all":
                 summarized = stage(summarize.summarize_pending, params)
             else:
-                summarize.count(ctx, summarized)
+                summarized.add_to(ctx.counts)
             progress.set(95)
             stage(index.index_for_search)
             stage(near_duplicates.link_near_duplicates, params)

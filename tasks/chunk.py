@@ -9,7 +9,6 @@ from dataclasses import dataclass
 import duckdb
 
 from compliance.adapters.local_llm import get_local_model
-from compliance.adapters.model_registry import verify_model_file
 from compliance.context import RunContext
 from compliance.extract.model import Segment
 from compliance.settings import ChunkSettings
@@ -225,7 +224,6 @@ def chunk_documents(ctx: RunContext, settings: ChunkSettings) -> int:
         boilerplate = boilerplate_hashes(cur, settings.boilerplate_min_documents)
     chunks = 0
     if doc_ids:
-        verify_model_file(ctx.model)
         model = get_local_model(ctx.model)  # its tokenizer counts the chunk budget
         chunks = sum(chunk_document(ctx.db, ctx.run_id, doc_id, model.count_tokens,
                                     settings.max_chunk_tokens, boilerplate)

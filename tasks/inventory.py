@@ -161,19 +161,21 @@ def take_inventory(ctx: RunContext, settings: SourceSettings) -> Inventory:
     return plan
 
 
-def nothing_to_do(params: PipelineParams, rules_version: str, cloud: bool) -> bool:
-    """True when the files match the database and no stored work is outstanding.
+def unchanged_files(params: PipelineParams, rules_version: str, cloud: bool) -> int | None:
+    """How many files a re-run would see, when they all match the database and no stored work
+    is outstanding; None when there is work to do.
 
     Decided from stat calls and a read-only query: a re-run over an unchanged folder reads no
     file, loads no model and starts no Prefect server. `cloud`: whether windows could be sent.
     """
     if not Path(params.db_path).exists():
-        return False
+        return None
     conn = database.reader(params.db_path)
     try:
-        if plan_source(conn, params).has_file_work:
-            return False
+        plan = plan_source(conn, params)
+        if plan.has_file_work:
+            return None
         outstanding = outstanding_work(conn, params.summarize == "all", rules_version, cloud)
     finally:
         conn.close()
-    return not any(outstanding.values())
+    return None if any(outstanding.values()) else len(plan.unchanged)

@@ -24,8 +24,8 @@ def record_spend(ctx: RunContext, settings: EscalationSettings) -> None:
     """The run's cloud spend from the ledger, next to what naive pipelines would have paid."""
     naive_new, naive_all = counterfactuals(ctx.db, ctx.run_id, str(ctx.source),
                                            settings.cloud_model, ctx.prices)
+    note_cloud_spend(ctx)
     with ctx.db.cursor() as cur:
-        spend = cloud_spend(cur, run_id=ctx.run_id)
         escalated, deferred = cur.execute(
             """
             SELECT count(DISTINCT chunk_id) FILTER (WHERE status IN ('done', 'sent')),
@@ -37,7 +37,6 @@ def record_spend(ctx: RunContext, settings: EscalationSettings) -> None:
             """,
             [ctx.run_id, ctx.run_id],
         ).fetchone()
-    ctx.counts.spend_usd = spend
     ctx.counts.naive_new_usd = naive_new
     ctx.counts.naive_all_usd = naive_all
     ctx.counts.chunks_escalated = escalated
@@ -65,13 +64,10 @@ def counterfactuals(db: Database, run_id: str, source_root: str, model: str,
             """,
             [run_id],
         ).fetchone()
-        spans_done = cur.execute(
-            "SELECT count(*) FROM escalation_windows w JOIN llm_calls c USING (call_id) "
-            "WHERE c.run_id = ? AND c.status = 'settled'", [run_id]).fetchone()[0]
-        sent_bytes = cur.execute(
-            "SELECT sum(strlen(w.redacted_text)) FROM escalation_windows w "
+        spans_done, sent_bytes = cur.execute(
+            "SELECT count(*), sum(strlen(w.redacted_text)) FROM escalation_windows w "
             "JOIN llm_calls c USING (call_id) WHERE c.run_id = ? AND c.status = 'settled'",
-            [run_id]).fetchone()[0]
+            [run_id]).fetchone()
         rows = cur.execute(
             f"""
             SELECT d.first_run_id = ? AS is_new, c.char_end - c.char_start AS chars

@@ -213,17 +213,15 @@ def _get(obj: Any, name: str) -> Any:
     return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
 
 
-def request_bound(prices: PriceTable, params: dict[str, Any], *, attempts: int = 1,
-                  batch: bool = False) -> Decimal:
-    """Upper bound of one request over all its attempts, as a budget reserves it.
+def request_bound(prices: PriceTable, params: dict[str, Any], batch: bool = False) -> Decimal:
+    """Upper bound of one attempt of a request, as a budget reserves it.
 
     Every byte counts as a token at the dearest input rate, plus the request overhead and the
-    whole max_tokens allowance; a sync request may be tried 1 + max_retries times by the SDK,
-    each billed at the plain price; a batch entry is tried once, at the batch discount.
+    whole max_tokens allowance; a batch entry is priced at the batch discount. A sync request
+    may be tried 1 + max_retries times by the SDK, each billed: its caller multiplies.
     """
-    one = prices.upper_bound(params["model"], request_bytes(params), OVERHEAD_TOKENS,
-                             params["max_tokens"], batch=batch)
-    return one * attempts
+    return prices.upper_bound(params["model"], request_bytes(params), OVERHEAD_TOKENS,
+                              params["max_tokens"], batch=batch)
 
 
 class CallFailedError(RuntimeError):

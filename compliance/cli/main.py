@@ -82,11 +82,10 @@ def run(
     with _usage_errors_exit_2():
         lock = hold_database(Path(params.db_path), wait, f"compliance run (pid {os.getpid()})")
         try:
-            if not always_run_flow and _nothing_to_do(params):
-                from tasks.discover import discover_files
+            files = None if always_run_flow else _unchanged_files(params)
+            if files is not None:
                 from tasks.report import record_unchanged_run
 
-                files = len(discover_files(Path(params.source), params.include, params.exclude))
                 typer.echo(record_unchanged_run(params, files, time.perf_counter() - started))
                 typer.echo("No changes since the last run: 0 model calls.")
                 return
@@ -104,15 +103,15 @@ def run(
     typer.echo(result["summary"])
 
 
-def _nothing_to_do(params: PipelineParams) -> bool:
-    """True when a re-run would find no file and no stored work to do."""
+def _unchanged_files(params: PipelineParams) -> int | None:
+    """The number of files, when a re-run would find no file and no stored work to do."""
     from compliance.adapters.cloud import load_api_key
     from compliance.rules.loader import load_rules
-    from tasks.inventory import nothing_to_do
+    from tasks.inventory import unchanged_files
 
     # Only the environment here: reading a Prefect Secret block would start a server.
     cloud = params.escalation != "off" and bool(load_api_key(use_prefect=False))
-    return nothing_to_do(params, load_rules().version, cloud)
+    return unchanged_files(params, load_rules().version, cloud)
 
 
 _RETRIAGE_FIELDS = (*DatabaseSettings.model_fields, *TriageSettings.model_fields,

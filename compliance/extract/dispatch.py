@@ -10,7 +10,7 @@ from compliance.extract.mail import extract_eml, extract_msg
 from compliance.extract.model import Extraction, ExtractionFailed, Parsed, TextBuilder
 from compliance.extract.office import extract_docx, extract_pptx
 from compliance.extract.pdf import extract_pdf
-from compliance.extract.sniff import SUPPORTED_FORMATS, sniff_format
+from compliance.extract.sniff import sniff_format
 from compliance.extract.text import extract_html, extract_markdown, extract_plain_text
 from compliance.vocab import DocumentStatus
 
@@ -24,6 +24,7 @@ _ADAPTERS: dict[str, Callable[[bytes], Parsed]] = {
     "html": extract_html,
     "md": extract_markdown,
 }
+SUPPORTED_FORMATS = (*_ADAPTERS, "txt")
 
 
 def _detect_language(text: str) -> str | None:

@@ -9,7 +9,6 @@ import zipfile
 from pathlib import Path
 
 # The formats an adapter exists for; anything else sniffed is stored as unsupported.
-SUPPORTED_FORMATS = ("pdf", "docx", "pptx", "html", "eml", "msg", "md", "txt")
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _HEADER_LINE = re.compile(rb"^[A-Za-z][A-Za-z0-9-]{1,40}:[ \t]?")
 _EMAIL_HEADERS = {b"from", b"to", b"subject", b"received", b"message-id", b"mime-version",

@@ -33,7 +33,6 @@ PERSONAL_COLUMNS: dict[str, dict[str, bool]] = {
     "llm_calls": {"error": True},
     "finding_reviews": {"note": True},
 }
-SEVERITY_RANK = SEVERITIES  # the rule packs' severities and their weights, 1 (low) to 4
 FORMATS = ("parquet", "csv")
 
 
@@ -163,8 +162,8 @@ class FindingFilter:
 def list_findings(conn: duckdb.DuckDBPyConnection, chosen: FindingFilter,
                   unmask: bool = False) -> Table:
     """Findings on current documents, most severe and newest first."""
-    if chosen.min_severity is not None and chosen.min_severity not in SEVERITY_RANK:
-        raise ValueError(f"severity must be one of {', '.join(SEVERITY_RANK)}")
+    if chosen.min_severity is not None and chosen.min_severity not in SEVERITIES:
+        raise ValueError(f"severity must be one of {', '.join(SEVERITIES)}")
     if chosen.disposition is not None and chosen.disposition not in DISPOSITIONS:
         raise ValueError(f"status must be one of {', '.join(DISPOSITIONS)}")
     table = query(
@@ -179,7 +178,7 @@ def list_findings(conn: duckdb.DuckDBPyConnection, chosen: FindingFilter,
         ORDER BY severity_rank DESC, first_seen_at DESC, finding_id
         LIMIT ?
         """,
-        [SEVERITY_RANK.get(chosen.min_severity or "low", 1), chosen.since, chosen.since,
+        [SEVERITIES.get(chosen.min_severity or "low", 1), chosen.since, chosen.since,
          chosen.disposition, chosen.disposition, chosen.limit],
     )
     return table if unmask else mask_table("findings", table)
@@ -190,7 +189,7 @@ def open_findings_by_severity(conn: duckdb.DuckDBPyConnection) -> dict[str, int]
     counts = dict(conn.execute(
         "SELECT severity, count(*) FROM findings WHERE list_contains(?, disposition) "
         "GROUP BY severity", [list(UNRESOLVED)]).fetchall())
-    return {severity: int(counts.get(severity, 0)) for severity in reversed(SEVERITY_RANK)}
+    return {severity: int(counts.get(severity, 0)) for severity in reversed(SEVERITIES)}
 
 
 def failed_documents(conn: duckdb.DuckDBPyConnection) -> Table:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from compliance import context as progress
+from compliance import context
 from compliance.adapters import cloud
 from compliance.adapters.ledger import reserve_cloud_call, settle_cloud_call
 from compliance.adapters.prices import PriceTable
@@ -15,8 +15,7 @@ from compliance.settings import EscalationSettings
 from compliance.store.db import Database
 from compliance.vocab import WindowStatus
 from tasks.escalate.cache import cache_key, store_answers
-from tasks.escalate.costs import reserve_or_defer
-from tasks.escalate.queue import set_status
+from tasks.escalate.queue import reserve_or_defer, set_status
 from tasks.escalate.result import EscalationResult
 
 
@@ -67,7 +66,7 @@ def submit_batch(db: Database, run_id: str, client: cloud.CloudClient, prices: P
         guard.release(bound, bound)
         result.sent += len(window_ids)
     result.batches_submitted += 1
-    progress.report(progress.ESCALATE, result.sent, result.sent)
+    context.report(context.ESCALATE, result.sent, result.sent)
 
 
 def poll_open_batches(db: Database, client: cloud.CloudClient, prices: PriceTable,

@@ -8,30 +8,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from compliance.adapters.cloud import (
-    BudgetExceededError,
-    BudgetGuard,
-    estimated_policy_tokens,
-    expected_answer_tokens,
-)
+from compliance.adapters.cloud import estimated_policy_tokens, expected_answer_tokens
 from compliance.adapters.prices import ModelPrice
-from compliance.store.db import Database
-from compliance.vocab import WindowStatus
 from tasks.escalate.packing import pack
-from tasks.escalate.queue import set_status
 from tasks.escalate.result import EscalationResult
-
-
-def reserve_or_defer(db: Database, guard: BudgetGuard, bound: Decimal, window_ids: list[int],
-                     result: EscalationResult) -> bool:
-    """Reserve a request's bound; when a budget has no room, its windows wait for the next run."""
-    try:
-        guard.reserve(bound)
-    except BudgetExceededError:
-        set_status(db, window_ids, WindowStatus.DEFERRED)
-        result.deferred += len(window_ids)
-        return False
-    return True
 
 
 def estimated_request_cost(price: ModelPrice, text_chars: int, spans: int, findings: int,

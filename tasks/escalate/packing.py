@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from compliance.adapters.cloud import Span
-
 MAX_REQUEST_BYTES = 24_000
 
 T = TypeVar("T")
@@ -29,7 +27,3 @@ def pack(items: list[T], size: Callable[[T], int], max_count: int) -> list[list[
         total += weight
     return groups
 
-
-def pack_spans(spans: list[Span], max_spans: int) -> list[list[Span]]:
-    """Several spans per request (the policy prompt is paid once), bounded in count and size."""
-    return pack(spans, lambda span: len(span.text.encode()), max_spans)

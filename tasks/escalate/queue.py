@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import duckdb
 
+from compliance.adapters.cloud import BudgetExceededError, BudgetGuard
 from compliance.store.db import Database
 from compliance.vocab import WindowStatus
+from tasks.escalate.result import EscalationResult
 
 
 def open_windows(cur: duckdb.DuckDBPyConnection, rules_version: str) -> list[tuple]:
@@ -51,3 +55,15 @@ def refresh_chunk_statuses(db: Database, rules_version: str) -> None:
             """,
             [rules_version, rules_version],
         )
+
+
+def reserve_or_defer(db: Database, guard: BudgetGuard, bound: Decimal, window_ids: list[int],
+                     result: EscalationResult) -> bool:
+    """Reserve a request's bound; when a budget has no room, its windows wait for the next run."""
+    try:
+        guard.reserve(bound)
+    except BudgetExceededError:
+        set_status(db, window_ids, WindowStatus.DEFERRED)
+        result.deferred += len(window_ids)
+        return False
+    return True

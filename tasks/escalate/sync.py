@@ -6,14 +6,13 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from compliance import context as progress
+from compliance import context
 from compliance.adapters import cloud
 from compliance.settings import EscalationSettings
 from compliance.store.db import Database
 from compliance.vocab import WindowStatus
 from tasks.escalate.cache import store_answers
-from tasks.escalate.costs import reserve_or_defer
-from tasks.escalate.queue import set_status
+from tasks.escalate.queue import reserve_or_defer, set_status
 from tasks.escalate.result import EscalationResult
 
 
@@ -34,13 +33,13 @@ def send_sync(db: Database, run_id: str, client: cloud.CloudClient, rules_versio
         finally:
             with handled_lock:
                 handled[0] += len(window_ids)
-                progress.report(progress.ESCALATE, handled[0], total)
+                context.report(context.ESCALATE, handled[0], total)
 
     def send_one(request: list[cloud.Span], window_ids: list[int]) -> None:
         if stop["auth"]:
             return
         params = cloud.build_request(settings.cloud_model, request)
-        hold = cloud.request_bound(client.prices, params, attempts=1 + settings.cloud_max_retries)
+        hold = client.call_bound(params) * (1 + settings.cloud_max_retries)
         if not reserve_or_defer(db, guard, hold, window_ids, result):
             return
         rows: list[int] = []
@@ -67,6 +66,6 @@ def send_sync(db: Database, run_id: str, client: cloud.CloudClient, rules_versio
         finally:
             guard.release(hold, client.committed_cost(rows))
 
-    progress.report(progress.ESCALATE, 0, total)
+    context.report(context.ESCALATE, 0, total)
     with ThreadPoolExecutor(max_workers=max(1, settings.cloud_concurrency)) as pool:
         list(pool.map(run_one, requests))

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import duckdb
 
-from compliance import context as stage_progress
+from compliance import context
 from compliance.adapters.model_registry import ModelSpec
 from compliance.store.db import Database
 from tasks.summarize.booking import account_call, ledger_booker
@@ -93,7 +93,7 @@ def summarize_chunks(db: Database, run_id: str, spec: ModelSpec, calls: ModelCal
     def advance() -> None:
         nonlocal handled
         handled += 1
-        stage_progress.report(stage_progress.SUMMARIZE, handled, len(groups))
+        context.report(context.SUMMARIZE, handled, len(groups))
         if handled % 10 == 0:
             progress(f"summarized {handled}/{len(groups)} distinct chunks")
 

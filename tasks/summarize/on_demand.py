@@ -179,9 +179,9 @@ def summarize_now(db_path: Path, document: DocumentRef, model: str | None = None
         except BaseException as exc:
             close_run(db, run_id, "failed", error=f"{type(exc).__name__}: {exc}"[:1000])
             raise
-        close_run(db, run_id, "completed", RunCounts(
-            summaries_done=result.chunks_done, summaries_cached=result.cache_hits,
-            model_calls=result.model_calls, local_model_seconds=round(result.model_seconds, 3)))
+        counts = RunCounts()
+        result.add_to(counts)
+        close_run(db, run_id, "completed", counts)
         with db.cursor() as cur:
             done = stored_summary(cur, document.doc_id)
         if done is None:

@@ -2,28 +2,21 @@
 
 from __future__ import annotations
 
-from compliance.adapters.model_registry import verify_model_file
 from compliance.context import RunContext
 from compliance.settings import SummarizeSettings
 from tasks.stage import as_task
 from tasks.summarize.chunks import summarize_chunks
 from tasks.summarize.documents import summarize_documents
-from tasks.summarize.executors import model_calls
 from tasks.summarize.results import LocalBudget, SummarizeResult
-
-
-def count(ctx: RunContext, result: SummarizeResult) -> None:
-    """Note what summarizing did in the run's counts."""
-    ctx.counts.summaries_done = result.chunks_done
-    ctx.counts.summaries_cached = result.cache_hits
-    ctx.counts.model_calls = result.model_calls
-    ctx.counts.local_model_seconds = round(result.model_seconds, 3)
 
 
 @as_task("summarize-chunks")
 def summarize_pending(ctx: RunContext, settings: SummarizeSettings) -> SummarizeResult:
     """Summarize pending chunks, then documents, within the local compute budget."""
-    verify_model_file(ctx.model)
+    # Here, not at the top: the executors define a Prefect task, and importing a stage module
+    # imports no Prefect (tasks/stage.py).
+    from tasks.summarize.executors import model_calls
+
     budget = LocalBudget(settings.local_budget_seconds)
     with model_calls(settings, ctx.model) as calls:
         result = summarize_chunks(ctx.db, ctx.run_id, ctx.model, calls, budget,
@@ -35,5 +28,5 @@ def summarize_pending(ctx: RunContext, settings: SummarizeSettings) -> Summarize
     if result.budget_exhausted:
         ctx.log.warning("local budget of %.0f s spent: the rest stays pending for the next run",
                         settings.local_budget_seconds or 0)
-    count(ctx, result)
+    result.add_to(ctx.counts)
     return result

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from compliance.store.runs import RunCounts
+
 
 @dataclass
 class SummaryDraft:
@@ -42,3 +44,10 @@ class SummarizeResult:
     # Where the model calls ran ("host:pid") -> calls, and how often each loaded the weights.
     workers: Counter = field(default_factory=Counter)
     model_loads: dict[str, int] = field(default_factory=dict)
+
+    def add_to(self, counts: RunCounts) -> None:
+        """Note what summarizing did in a run's counts."""
+        counts.summaries_done = self.chunks_done
+        counts.summaries_cached = self.cache_hits
+        counts.model_calls = self.model_calls
+        counts.local_model_seconds = round(self.model_seconds, 3)

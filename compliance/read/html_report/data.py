@@ -16,18 +16,19 @@ from typing import Any
 import duckdb
 
 from compliance.read.results import (
-    SEVERITY_RANK,
     failed_documents,
     mask_quote,
     open_findings_by_severity,
     personal_data_rules,
 )
 from compliance.rules.masking import mask
-from compliance.vocab import UNRESOLVED
+from compliance.vocab import SEVERITIES, UNRESOLVED, WindowStatus
 
-SEVERITIES = tuple(reversed(SEVERITY_RANK))  # most severe first
+SEVERITY_ORDER = tuple(reversed(SEVERITIES))  # most severe first
 TOP_FINDINGS = 50
-WINDOW_STATUSES = ("done", "sent", "pending", "deferred", "failed")
+# The order the report lists window states in: settled first, then still waiting.
+WINDOW_STATUSES = tuple(WindowStatus[name].value
+                        for name in ("DONE", "SENT", "PENDING", "DEFERRED", "FAILED"))
 
 
 @dataclass(frozen=True)

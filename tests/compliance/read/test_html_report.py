@@ -20,7 +20,7 @@ from helpers import PROJECT_ROOT
 
 from compliance.read.html_report import build_report_data, render_html_report
 from compliance.read.html_report.chart import MIN_SEGMENT_PX
-from compliance.read.html_report.data import SEVERITIES
+from compliance.read.html_report.data import SEVERITY_ORDER
 from compliance.read.results import personal_data_rules, usd
 from compliance.rules.masking import mask
 from compliance.store import db as database
@@ -179,7 +179,7 @@ def test_report_in_chromium_matches_the_database(analyst_db, browser):
         # Open findings by severity: the counts shown are DuckDB's.
         shown = {card.get_attribute("data-severity"): int(card.get_attribute("data-count"))
                  for card in page.locator("#findings [data-severity]").all()}
-        assert shown == {severity: open_counts.get(severity, 0) for severity in SEVERITIES}
+        assert shown == {severity: open_counts.get(severity, 0) for severity in SEVERITY_ORDER}
         for severity, count in shown.items():
             visible = page.locator(f'#findings [data-severity="{severity}"] .sev-count')
             assert visible.inner_text() == f"{count:,}"
