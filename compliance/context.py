@@ -22,6 +22,8 @@ from pathlib import Path
 from compliance.adapters.model_registry import ModelSpec, resolve_model, verify_model_file
 from compliance.adapters.prices import PriceTable, load_price_table
 from compliance.rules.loader import RuleSet, load_rules
+from compliance.scoring.model import ClauseScorer
+from compliance.scoring.policy import TriagePolicy, resolve_scorer, triage_policy
 from compliance.settings import PipelineParams
 from compliance.store import db as database
 from compliance.store.runs import RunCounts, new_run_id, open_run
@@ -73,6 +75,8 @@ class RunInputs:
     rules: RuleSet
     prices: PriceTable
     model_name: str | None = None
+    scorer: ClauseScorer | None = None
+    recall_target: float = 0.95
     _model: ModelSpec | None = field(default=None, repr=False)
 
     @property
@@ -85,13 +89,20 @@ class RunInputs:
             self._model = spec
         return self._model
 
+    @property
+    def policy(self) -> TriagePolicy:
+        """The rule packs, the clause scorer and the operating point its recall target picks."""
+        return triage_policy(self.rules.version, self.scorer, self.recall_target)
+
 
 def load_inputs(params: PipelineParams) -> RunInputs:
     """Load and check the rule packs and the price table (with the run's cloud model in it)."""
     rules = load_rules()  # a malformed rule pack fails here, naming the file and rule
     prices = load_price_table()
     prices.price(params.cloud_model)  # an unknown cloud model fails here, never costs $0
-    return RunInputs(rules=rules, prices=prices, model_name=params.model)
+    scorer = resolve_scorer(params.scorer)  # a missing or altered model file fails here
+    return RunInputs(rules=rules, prices=prices, model_name=params.model, scorer=scorer,
+                     recall_target=params.recall_target)
 
 
 @dataclass(frozen=True)
@@ -151,6 +162,16 @@ class RunContext:
     def model(self) -> ModelSpec:
         """The local model spec, resolved once for the run."""
         return self.inputs.model
+
+    @property
+    def policy(self) -> TriagePolicy:
+        """The triage policy, as loaded when the run started."""
+        return self.inputs.policy
+
+    @property
+    def triage_version(self) -> str:
+        """The version every triage decision of this run is keyed by."""
+        return self.inputs.policy.version
 
 
 @contextmanager

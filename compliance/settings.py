@@ -97,11 +97,26 @@ class NearDuplicateSettings(_Settings):
 
 
 class TriageSettings(_Settings):
-    """How rule hits become escalation decisions."""
+    """How the clause scorer and rule hits become escalation decisions, and how they are audited."""
 
-    triage_threshold: int = Field(2, ge=1, description="Escalate a clause when the severity "
-                                  "weights of the distinct rules that hit it add up to this "
-                                  "(low 1, medium 2, high 3, critical 4).")
+    scorer: str | None = Field(None, description="Clause scorer: a name from models/manifest."
+                               "json 'scorers', a .bin model file, or 'off' (rules alone). "
+                               "Empty: the model activated with `compliance triage activate`, "
+                               "else the shipped default.")
+    recall_target: float = Field(0.95, gt=0, le=1, description="Share of risky clauses triage "
+                                 "should send to the cloud model; the scorer's threshold is "
+                                 "picked from its cross-validated recall curve.")
+    audit_share: float = Field(0.1, ge=0, le=0.5, description="Share of the run's cloud budget "
+                               "spent judging a random sample of clauses triage did not send, "
+                               "to estimate what it misses (0: no audit).")
+    audit_delta: float = Field(0.05, gt=0, lt=1, description="The recall estimate's lower bound "
+                               "holds with probability 1 - audit_delta.")
+    audit_window_runs: int = Field(7, ge=1, le=90, description="Runs pooled in the recall "
+                                   "estimate (a rolling window).")
+
+    triage_threshold: int = Field(2, ge=1, description="Rules: escalate a clause when the "
+                                  "severity weights of the distinct rules that hit it add up to "
+                                  "this (low 1, medium 2, high 3, critical 4).")
     min_window_chars: int = Field(600, ge=0, le=4000, description="An escalated clause shorter "
                                   "than this is sent with the next clause, then the previous "
                                   "one (headings and list lead-ins need their text).")

@@ -1,8 +1,9 @@
-"""The compliance-retriage flow: re-apply changed rule packs to stored chunks.
+"""The compliance-retriage flow: re-apply a changed triage policy to stored chunks.
 
 Nothing is re-parsed, re-chunked or re-summarized: chunks without a triage decision for the
-current rules version are flagged again, and what the new rules escalate goes to the cloud
-model (cached answers are reused where the redacted text is the same).
+current policy version (rule packs, clause scorer and its threshold) are flagged again, and
+what the new policy escalates goes to the cloud model (cached answers are reused where the
+redacted text is the same).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def _retriage(ctx: context.RunContext, params: PipelineParams) -> dict[str, Any]
     except BaseException as exc:
         report.record_failure(ctx, f"{type(exc).__name__}: {exc}"[:1000])
         raise
-    summary += (f"\n  rules version    {ctx.rules.version} ({flagged.chunks_scanned} chunks "
+    summary += (f"\n  triage version   {ctx.triage_version} ({flagged.chunks_scanned} chunks "
                 "re-triaged)")
     print(summary)
     return {"run_id": ctx.run_id, "summary": summary, "chunks_scanned": flagged.chunks_scanned}

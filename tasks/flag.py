@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -11,16 +10,16 @@ import duckdb
 
 from compliance.context import RunContext
 from compliance.rules.matching import Hit, RuleSet, WholeDocument, merge_spans, severity_weight
+from compliance.scoring.policy import TriagePolicy
+from compliance.scoring.units import CLAUSE_END, cut_units
 from compliance.settings import TriageSettings
 from compliance.store.db import Database
 from compliance.textnorm import sha256_text
 from compliance.vocab import readable_current
 from tasks.stage import as_task
 
-# A clause ends at sentence punctuation or ';'/':' (list items), or at a blank line before
-# what starts a paragraph. A line break alone does not end one (contracts are hard-wrapped
-# mid-sentence), nor does a blank line before a lower-case word (a page break in a PDF).
-_CLAUSE_END = re.compile(r"(?<=[.!?;:])\s+|\n\s*\n(?=\s*[^\sa-z])")
+_CLAUSE_END = CLAUSE_END
+SCORER_RULE_ID = "clause-scorer"
 MAX_CLAUSE_CHARS = 1500
 
 
@@ -36,7 +35,7 @@ class FlagResult:
 
 
 def chunks_to_flag(cur: duckdb.DuckDBPyConnection, rules_version: str) -> list[tuple]:
-    """Current chunks without a triage decision for this rules version."""
+    """Current chunks without a triage decision for this triage policy version."""
     return cur.execute(
         f"""
         SELECT c.chunk_id, c.doc_id, c.char_start, c.char_end,
@@ -102,28 +101,62 @@ class Decision:
     windows: list[tuple[int, int]]
     # (rule id, category) of the hits elsewhere in the document that sent this chunk whole.
     because: tuple[tuple[str, str], ...] = ()
+    # The clause scorer's units that reached its threshold: (start, end, score, category).
+    scored: tuple[tuple[int, int, float, str], ...] = ()
+    # The chunk's best unit score (None when no scorer ran).
+    scorer_score: float | None = None
 
 
-def decide(text: str, hits: list[Hit], settings: TriageSettings) -> Decision:
-    """Escalate the clauses whose rules weigh at least the threshold; the chunk scores its best."""
-    clauses = scored_clauses(text, hits)
-    reasons = sorted({h.rule_id for h in hits if h.action == "escalate"})
+def scored_units(text: str, policy: TriagePolicy) -> list[tuple[int, int, float, str]]:
+    """Every unit of the chunk with its best category's score and that category."""
+    if policy.scorer is None:
+        return []
+    spans = cut_units(text)
+    scores = policy.scorer.score_categories(text, spans)
+    best = scores.argmax(axis=1) if len(spans) else []
+    return [(start, end, float(scores[row, column]), policy.scorer.categories[column])
+            for row, ((start, end), column) in enumerate(zip(spans, best, strict=True))]
+
+
+def decide(text: str, hits: list[Hit], settings: TriageSettings,
+           policy: TriagePolicy | None = None) -> Decision:
+    """Escalate the units the clause scorer rates at its threshold, and the clauses whose rules
+    weigh at least the rule threshold; the chunk scores its best clause.
+
+    Rules of the categories the scorer decides add no windows of their own (their hits stay
+    recorded as flags): the scorer was trained to do better on exactly those.
+    """
+    policy = policy or TriagePolicy("")
+    covered = policy.categories
+    escalating = [h for h in hits if h.action == "escalate" and h.category not in covered]
+    clauses = scored_clauses(text, escalating)
+    reasons = sorted({h.rule_id for h in escalating})
     score = max((score for _, _, score in clauses), default=0)
     windows = [_widen(text, start, end, settings.min_window_chars)
                for start, end, clause_score in clauses if clause_score >= settings.triage_threshold]
+    units = scored_units(text, policy)
+    best = max((unit[2] for unit in units), default=None)
+    scored: tuple[tuple[int, int, float, str], ...] = ()
+    if policy.point is not None:
+        scored = tuple(u for u in units if u[2] >= policy.point.threshold)
+    if scored:
+        reasons = sorted({*reasons, SCORER_RULE_ID})
+        windows += [(start, end) for start, end, _, _ in scored]
     if not windows:
-        return Decision(score, "routine", reasons, [])
-    return Decision(score, "escalate", reasons, merge_spans(windows))
+        return Decision(score, "routine", reasons, [], scorer_score=best)
+    return Decision(score, "escalate", reasons, merge_spans(windows), scored=scored,
+                    scorer_score=best)
 
 
 def decide_document(chunks: list[tuple[str, list[Hit]]], settings: TriageSettings,
-                    whole_document: list[WholeDocument]) -> list[Decision]:
+                    whole_document: list[WholeDocument],
+                    policy: TriagePolicy | None = None) -> list[Decision]:
     """Decide each chunk of one document; a pack's whole-document policy can send them all.
 
     Promotional copy phrases its claims too freely for patterns, so a short document where
     several different rules of such a pack hit is judged whole rather than clause by clause.
     """
-    verdicts = [decide(text, hits, settings) for text, hits in chunks]
+    verdicts = [decide(text, hits, settings, policy) for text, hits in chunks]
     for policy in whole_document:
         because = tuple(sorted({(h.rule_id, h.category) for _, hits in chunks for h in hits
                                 if h.pack == policy.pack and h.action == "escalate"}))
@@ -131,7 +164,7 @@ def decide_document(chunks: list[tuple[str, list[Hit]]], settings: TriageSetting
                 and len({rule for rule, _ in because}) >= policy.min_distinct_rules):
             reason = f"whole document: {len(because)} rules of {policy.pack}"
             return [Decision(verdict.score, "escalate", [*verdict.reasons, reason],
-                             [(0, len(text))], because)
+                             [(0, len(text))], because, verdict.scored, verdict.scorer_score)
                     for verdict, (text, _) in zip(verdicts, chunks, strict=True)]
     return verdicts
 
@@ -140,11 +173,15 @@ def window_reasons(verdict: Decision, hits: list[Hit], start: int, end: int
                    ) -> tuple[set[str], set[str]]:
     """Rule ids and categories that put text[start:end] in escalation.
 
-    They are its own escalating hits and, for a document sent whole, the hits elsewhere in it.
+    They are its own escalating hits, the scorer's units in it with their categories and, for a
+    document sent whole, the hits elsewhere in it.
     """
     inside = [h for h in hits if h.action == "escalate" and h.start < end and h.end > start]
-    return ({h.rule_id for h in inside} | {rule for rule, _ in verdict.because},
-            {h.category for h in inside} | {category for _, category in verdict.because})
+    units = [u for u in verdict.scored if u[0] < end and u[1] > start]
+    return ({h.rule_id for h in inside} | {rule for rule, _ in verdict.because}
+            | ({SCORER_RULE_ID} if units else set()),
+            {h.category for h in inside} | {category for _, category in verdict.because}
+            | {u[3] for u in units})
 
 
 def redact(text: str, start: int, end: int, hits: list[Hit]) -> tuple[str, list[tuple[str, str,
@@ -179,30 +216,31 @@ def redact(text: str, start: int, end: int, hits: list[Hit]) -> tuple[str, list[
 
 
 def flag_stored_chunks(db: Database, run_id: str, rules: RuleSet,
-                       settings: TriageSettings) -> FlagResult:
+                       settings: TriageSettings, policy: TriagePolicy | None = None) -> FlagResult:
     """Scan every untriaged chunk; store flags, the decision and redacted windows.
 
     A document is decided and stored in one transaction, so none is ever half triaged and a
     whole-document policy always sees all of its chunks.
     """
+    policy = policy or TriagePolicy(rules.version)
     result = FlagResult()
     with db.cursor() as cur:
-        rows = chunks_to_flag(cur, rules.version)
+        rows = chunks_to_flag(cur, policy.version)
     documents: dict[int, list[tuple]] = {}
     for row in rows:
         documents.setdefault(row[1], []).append(row)
     for doc_rows in documents.values():
         scanned = [(text, rules.scan(text)) for *_, text in doc_rows]
-        verdicts = decide_document(scanned, settings, rules.whole_document)
+        verdicts = decide_document(scanned, settings, rules.whole_document, policy)
         with db.transaction() as cur:
             for (chunk_id, doc_id, chunk_start, _end, text), (_, hits), verdict in zip(
                     doc_rows, scanned, verdicts, strict=True):
-                _store_chunk(cur, run_id, rules, settings, result, chunk_id, doc_id,
+                _store_chunk(cur, run_id, policy, settings, result, chunk_id, doc_id,
                              chunk_start, text, hits, verdict)
     return result
 
 
-def _store_chunk(cur: duckdb.DuckDBPyConnection, run_id: str, rules: RuleSet,
+def _store_chunk(cur: duckdb.DuckDBPyConnection, run_id: str, policy: TriagePolicy,
                  settings: TriageSettings, result: FlagResult, chunk_id: int, doc_id: int,
                  chunk_start: int, text: str, hits: list[Hit], verdict: Decision) -> None:
     """Write one chunk's flags, its triage row and its redacted escalation windows."""
@@ -216,13 +254,19 @@ def _store_chunk(cur: duckdb.DuckDBPyConnection, run_id: str, rules: RuleSet,
             """,
             [chunk_id, doc_id, hit.rule_id, hit.category, hit.severity, hit.action,
              chunk_start + hit.start, chunk_start + hit.end, text[hit.start:hit.end],
-             hit.pack, hit.pack_version, rules.version, run_id],
+             hit.pack, hit.pack_version, policy.version, run_id],
         )
         result.flags_by_category[hit.category] += 1
     cur.execute(
-        "INSERT INTO triage VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [chunk_id, rules.version, verdict.score, verdict.decision, json.dumps(verdict.reasons),
-         "pending" if verdict.decision == "escalate" else "not_needed", run_id],
+        """
+        INSERT INTO triage (chunk_id, rules_version, score, decision, reasons, escalation_status,
+            run_id, scorer_version, scorer_score, scorer_threshold)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """,
+        [chunk_id, policy.version, verdict.score, verdict.decision, json.dumps(verdict.reasons),
+         "pending" if verdict.decision == "escalate" else "not_needed", run_id,
+         policy.scorer.version if policy.scorer else None, verdict.scorer_score,
+         policy.point.threshold if policy.point else None],
     )
     if hits:
         result.chunks_flagged += 1
@@ -241,7 +285,7 @@ def _store_chunk(cur: duckdb.DuckDBPyConnection, run_id: str, rules: RuleSet,
                 char_end, rule_ids, categories, redacted_text, redacted_sha256, status, run_id)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?) RETURNING window_id
             """,
-            [chunk_id, doc_id, rules.version, chunk_start + start, chunk_start + end,
+            [chunk_id, doc_id, policy.version, chunk_start + start, chunk_start + end,
              json.dumps(sorted(rule_ids)), json.dumps(sorted(categories)), redacted,
              sha256_text(redacted), run_id],
         ).fetchone()[0]
@@ -251,10 +295,24 @@ def _store_chunk(cur: duckdb.DuckDBPyConnection, run_id: str, rules: RuleSet,
         result.windows += 1
 
 
+def record_operating_point(db: Database, run_id: str, policy: TriagePolicy) -> None:
+    """Store the scorer, its threshold and what cross-validation expects of it with the run."""
+    assert policy.scorer is not None and policy.point is not None
+    with db.transaction() as cur:
+        cur.execute(
+            "UPDATE runs SET triage_version = ?, scorer_version = ?, recall_target = ?, "
+            "scorer_threshold = ?, expected_recall = ?, expected_share = ? WHERE run_id = ?",
+            [policy.version, policy.scorer.version, policy.point.recall_target,
+             policy.point.threshold, policy.point.expected_recall, policy.point.expected_share,
+             run_id])
+
+
 @as_task("flag-chunks")
 def flag_chunks(ctx: RunContext, settings: TriageSettings) -> FlagResult:
     """Apply the rule packs to untriaged chunks and decide what to escalate."""
-    result = flag_stored_chunks(ctx.db, ctx.run_id, ctx.rules, settings)
+    result = flag_stored_chunks(ctx.db, ctx.run_id, ctx.rules, settings, ctx.policy)
+    if ctx.policy.point is not None:
+        record_operating_point(ctx.db, ctx.run_id, ctx.policy)
     ctx.counts.chunks_flagged = result.chunks_flagged
     ctx.log.info("%d chunks scanned, %d flagged, %d to escalate (%d windows)",
                  result.chunks_scanned, result.chunks_flagged, result.chunks_escalate,

@@ -19,7 +19,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("stages", ("tasks",)),
     ("run context", ("compliance.context",)),
     ("library", ("compliance.adapters", "compliance.store", "compliance.rules",
-                 "compliance.extract", "compliance.read")),
+                 "compliance.scoring", "compliance.extract", "compliance.read")),
     ("foundation", ("compliance.vocab", "compliance.settings", "compliance.environment",
                     "compliance.textnorm")),
 )

@@ -18,17 +18,21 @@ MIN_WINDOW_DEFAULT = default_of(TriageSettings, "min_window_chars")
 _THRESHOLD = typer.Option(help=description_of(TriageSettings, "triage_threshold"), min=1)
 _MIN_WINDOW = typer.Option(help=description_of(TriageSettings, "min_window_chars"), min=0)
 _MODEL = typer.Option(help=description_of(SummarizeSettings, "model"))
+_SCORER = typer.Option(help=description_of(TriageSettings, "scorer"))
+_TARGET = typer.Option(help=description_of(TriageSettings, "recall_target"), min=0.01, max=1)
+TARGET_DEFAULT = default_of(TriageSettings, "recall_target")
 _WORKDIR = typer.Option(help="Keep the evaluation's source folder and DuckDB file here.")
 _LIMIT = typer.Option(help="Only the first N documents of the set.", min=1)
 _JSON = typer.Option("--json", help="Also write the numbers to this JSON file.")
 
 
 def _eval_options(threshold: int, min_window_chars: int, model: str | None,
-                  workdir: Path | None, limit: int | None) -> object:
+                  workdir: Path | None, limit: int | None, scorer: str | None,
+                  recall_target: float) -> object:
     from compliance.evaluation.runner import EvalOptions
 
     return EvalOptions(threshold=threshold, min_window_chars=min_window_chars, model=model,
-                       workdir=workdir, limit=limit)
+                       workdir=workdir, limit=limit, scorer=scorer, recall_target=recall_target)
 
 
 def _write_json(path: Path | None, result: dict) -> None:
@@ -45,7 +49,8 @@ def eval_contracts(
     path: Annotated[Path, typer.Argument(help="CUAD JSONL (doc_id, text, labels, answers).",
                                          exists=True, dir_okay=False)],
     pdf: Annotated[bool, typer.Option(help="Ingest the PDF copies instead of the text.")] = False,
-    sweep: Annotated[bool, typer.Option(help="Print the curve over the threshold.")] = False,
+    sweep: Annotated[bool, typer.Option(help="Print the curve over the recall target (the "
+                                              "rule threshold with the scorer off).")] = False,
     local_signals: Annotated[bool, typer.Option(
         help="Also summarize every chunk with the local model and compare triage with and "
              "without its risk signals (slow: about 2 s a chunk).")] = False,
@@ -54,6 +59,8 @@ def eval_contracts(
     model: Annotated[str | None, _MODEL] = None,
     workdir: Annotated[Path | None, _WORKDIR] = None,
     limit: Annotated[int | None, _LIMIT] = None,
+    scorer: Annotated[str | None, _SCORER] = None,
+    recall_target: Annotated[float, _TARGET] = TARGET_DEFAULT,
     json_path: Annotated[Path | None, _JSON] = None,
 ) -> None:
     """Recall of labelled contract risk clauses against the share of text escalated."""
@@ -61,7 +68,8 @@ def eval_contracts(
     from compliance.evaluation.runner import evaluate_contracts
 
     table, result = evaluate_contracts(
-        path, _eval_options(threshold, min_window_chars, model, workdir, limit), pdf=pdf,
+        path, _eval_options(threshold, min_window_chars, model, workdir, limit, scorer,
+                                   recall_target), pdf=pdf,
         sweep=sweep, local_signals=local_signals)
     typer.echo(table)
     _write_json(json_path, result)
@@ -76,6 +84,8 @@ def eval_labelled(
     model: Annotated[str | None, _MODEL] = None,
     workdir: Annotated[Path | None, _WORKDIR] = None,
     limit: Annotated[int | None, _LIMIT] = None,
+    scorer: Annotated[str | None, _SCORER] = None,
+    recall_target: Annotated[float, _TARGET] = TARGET_DEFAULT,
     json_path: Annotated[Path | None, _JSON] = None,
 ) -> None:
     """Recall and precision of each rule category on a labelled folder."""
@@ -83,6 +93,7 @@ def eval_labelled(
     from compliance.evaluation.runner import evaluate_labelled
 
     table, result = evaluate_labelled(
-        folder, _eval_options(threshold, min_window_chars, model, workdir, limit))
+        folder, _eval_options(threshold, min_window_chars, model, workdir, limit, scorer,
+                                   recall_target))
     typer.echo(table)
     _write_json(json_path, result)

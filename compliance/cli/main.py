@@ -107,11 +107,14 @@ def _unchanged_files(params: PipelineParams) -> int | None:
     """The number of files, when a re-run would find no file and no stored work to do."""
     from compliance.adapters.cloud import load_api_key
     from compliance.rules.loader import load_rules
+    from compliance.scoring.policy import resolve_scorer, triage_policy
     from tasks.inventory import unchanged_files
 
     # Only the environment here: reading a Prefect Secret block would start a server.
     cloud = params.escalation != "off" and bool(load_api_key(use_prefect=False))
-    return unchanged_files(params, load_rules().version, cloud)
+    policy = triage_policy(load_rules().version, resolve_scorer(params.scorer),
+                           params.recall_target)
+    return unchanged_files(params, policy.version, cloud)
 
 
 _RETRIAGE_FIELDS = (*DatabaseSettings.model_fields, *TriageSettings.model_fields,

@@ -28,6 +28,7 @@ from compliance.evaluation.metrics import (
 )
 from compliance.rules.loader import load_rules
 from compliance.rules.matching import Hit
+from compliance.scoring.policy import TriagePolicy
 from compliance.settings import TriageSettings
 from compliance.vocab import TEXT_STATUSES, sql_list
 from tasks.escalate.costs import estimated_request_cost, estimated_sync_cost
@@ -56,7 +57,7 @@ class StoredRun:
 
 
 def run_pipeline(documents: list[LabelledDocument], workdir: Path, model: str | None,
-                 summarize: bool) -> Path:
+                 summarize: bool, scorer: str | None = None, recall_target: float = 0.95) -> Path:
     """Write the documents into a source folder and run the compliance-pipeline flow on it."""
     from compliance.settings import PipelineParams
     from flows.pipeline import compliance_pipeline
@@ -69,16 +70,17 @@ def run_pipeline(documents: list[LabelledDocument], workdir: Path, model: str | 
     compliance_pipeline(PipelineParams(
         source=str(source), db_path=str(db_path), model=model,
         summarize="all" if summarize else "off", escalation="off",
-        local_budget_seconds=None))
+        local_budget_seconds=None, scorer=scorer, recall_target=recall_target))
     return db_path
 
 
-def read_run(db_path: Path, documents: list[LabelledDocument]) -> StoredRun:
-    """Texts, chunks, flags and model signals of the current documents."""
+def read_run(db_path: Path, documents: list[LabelledDocument],
+             policy_version: str | None = None) -> StoredRun:
+    """Texts, chunks, flags (of the run's triage policy) and model signals of the documents."""
     by_name = {document.file_name: document for document in documents}
     conn = duckdb.connect(str(db_path), read_only=True)
     try:
-        rules_version = load_rules().version
+        rules_version = policy_version or load_rules().version
         rows = conn.execute(
             "SELECT d.doc_id, d.rel_path, t.text FROM documents d JOIN texts t "
             "USING (text_sha256) WHERE d.is_current AND d.parent_doc_id IS NULL").fetchall()
@@ -114,7 +116,8 @@ def read_run(db_path: Path, documents: list[LabelledDocument]) -> StoredRun:
 
 
 def triage(run: StoredRun, settings: TriageSettings, rules: bool = True,
-           model_signals: bool = False) -> list[TriagedDocument]:
+           model_signals: bool = False,
+           policy: TriagePolicy | None = None) -> list[TriagedDocument]:
     """Recompute triage per chunk; optionally let the local model's risk signals escalate.
 
     With model_signals, a chunk whose summary lists risk signals is escalated whole (the
@@ -132,7 +135,7 @@ def triage(run: StoredRun, settings: TriageSettings, rules: bool = True,
         texts = [document.text[chunk.start:chunk.end] for chunk in chunks]
         scanned = [(text, chunk.hits if rules else [])
                    for text, chunk in zip(texts, chunks, strict=True)]
-        verdicts = decide_document(scanned, settings, whole_document)
+        verdicts = decide_document(scanned, settings, whole_document, policy)
         for chunk, text, verdict in zip(chunks, texts, verdicts, strict=True):
             windows = list(verdict.windows)
             if model_signals and chunk.model_signals:

@@ -83,7 +83,7 @@ def escalate_flagged(ctx: RunContext, settings: EscalationSettings) -> Escalatio
             client = CloudClient(ctx.db, key, settings.anthropic_base_url, ctx.prices,
                                  max_retries=settings.cloud_max_retries,
                                  timeout_seconds=settings.cloud_timeout_seconds)
-    result = escalate(ctx.db, ctx.run_id, ctx.rules.version, settings, client, ctx.prices,
+    result = escalate(ctx.db, ctx.run_id, ctx.triage_version, settings, client, ctx.prices,
                       log=ctx.log.warning)
     if result.note:
         ctx.log.warning(result.note)

@@ -21,6 +21,7 @@ from compliance.store.migrations.m004_dismissals_carry_no_fields import (
 from compliance.store.migrations.m005_savings_claimed_only_when_sent import (
     m005_savings_claimed_only_when_sent,
 )
+from compliance.store.migrations.m006_clause_scorer import m006_clause_scorer
 
 Migration = Callable[[duckdb.DuckDBPyConnection], None]
 
@@ -30,4 +31,5 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("m003_findings_reviews_search", m003_findings_reviews_search),
     ("m004_dismissals_carry_no_fields", m004_dismissals_carry_no_fields),
     ("m005_savings_claimed_only_when_sent", m005_savings_claimed_only_when_sent),
+    ("m006_clause_scorer", m006_clause_scorer),
 ]

@@ -109,7 +109,9 @@ EXPECTED_SCHEMA: dict[str, list[tuple[str, str]]] = {
         ("spend_usd", "DECIMAL(18,9)"), ("naive_new_usd", "DECIMAL(18,9)"),
         ("naive_all_usd", "DECIMAL(18,9)"), ("escalation_note", "VARCHAR"),
         ("escalation_windows_cached", "INTEGER"), ("escalation_windows_sent", "INTEGER"),
-        ("cache_saved_usd", "DECIMAL(18,9)"),
+        ("cache_saved_usd", "DECIMAL(18,9)"), ("triage_version", "VARCHAR"),
+        ("scorer_version", "VARCHAR"), ("recall_target", "DOUBLE"), ("scorer_threshold", "DOUBLE"),
+        ("expected_recall", "DOUBLE"), ("expected_share", "DOUBLE"),
     ],
     "segments": [
         ("doc_id", "BIGINT"), ("seq", "INTEGER"), ("char_start", "INTEGER"),
@@ -129,7 +131,8 @@ EXPECTED_SCHEMA: dict[str, list[tuple[str, str]]] = {
     "triage": [
         ("chunk_id", "BIGINT"), ("rules_version", "VARCHAR"), ("score", "INTEGER"),
         ("decision", "VARCHAR"), ("reasons", "JSON"), ("escalation_status", "VARCHAR"),
-        ("run_id", "VARCHAR"),
+        ("run_id", "VARCHAR"), ("scorer_version", "VARCHAR"), ("scorer_score", "DOUBLE"),
+        ("scorer_threshold", "DOUBLE"),
     ],
     "cache_efficiency": [
         ("run_id", "VARCHAR"), ("started_at", "TIMESTAMP WITH TIME ZONE"), ("status",

@@ -1,0 +1,133 @@
+"""The clause scorer as shipped: load it, score a document's units, pick an operating point.
+
+The model file is one gzip stream (fixed header time, so the same model is the same bytes): a
+JSON header, then the arrays it names. No pickle: loading a model file runs no code.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from compliance.scoring.features import BLOCKS, HASH_FEATURES, count_blocks, unit_texts, weigh
+
+FORMAT = "compliance-clause-scorer/1"
+
+
+@dataclass(frozen=True)
+class CurvePoint:
+    """Cross-validated recall and text share when units scoring >= threshold escalate."""
+
+    threshold: float
+    recall: float
+    share: float
+    recall_by_category: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OperatingPoint:
+    """The threshold a recall target picks, and what cross-validation expects of it."""
+
+    recall_target: float
+    threshold: float
+    expected_recall: float
+    expected_share: float
+
+
+@dataclass
+class ClauseScorer:
+    """Linear scorers, one per category, over hashed TF-IDF features of a unit and its context."""
+
+    version: str
+    categories: tuple[str, ...]
+    idfs: list[np.ndarray]
+    coef: sp.csr_matrix  # categories x features
+    intercept: np.ndarray
+    curve: list[CurvePoint]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def score_categories(self, text: str, units: list[tuple[int, int]]) -> np.ndarray:
+        """Each unit's score per category (rows: units, columns: categories)."""
+        if not units:
+            return np.zeros((0, len(self.categories)), dtype=np.float32)
+        features = weigh(count_blocks(*unit_texts(text, units)), self.idfs)
+        return np.asarray((features @ self.coef.T).todense(), dtype=np.float32) + self.intercept
+
+    def score(self, text: str, units: list[tuple[int, int]]) -> np.ndarray:
+        """Each unit's score: its best category's."""
+        scores = self.score_categories(text, units)
+        return scores.max(axis=1) if len(scores) else np.zeros(0, dtype=np.float32)
+
+    def operating_point(self, recall_target: float) -> OperatingPoint:
+        """The highest threshold whose cross-validated recall reaches the target.
+
+        A target above every point of the curve takes its lowest threshold (the best recall
+        the scorer can promise).
+        """
+        if not 0 < recall_target <= 1:
+            raise ValueError(f"recall target {recall_target} is not in (0, 1]")
+        reaching = [p for p in self.curve if p.recall >= recall_target]
+        point = (max(reaching, key=lambda p: p.threshold) if reaching
+                 else min(self.curve, key=lambda p: p.threshold))
+        return OperatingPoint(recall_target, point.threshold, point.recall, point.share)
+
+    def to_bytes(self) -> bytes:
+        """The model file's bytes (deterministic)."""
+        coef = self.coef.tocsr()
+        coef.sort_indices()
+        arrays = {f"idf:{block.name}": idf.astype(np.float16)
+                  for block, idf in zip(BLOCKS, self.idfs, strict=True)}
+        arrays |= {"coef.indptr": coef.indptr.astype(np.int32),
+                   "coef.indices": coef.indices.astype(np.int32),
+                   "coef.data": coef.data.astype(np.float16),
+                   "intercept": self.intercept.astype(np.float32)}
+        header = {"format": FORMAT, "version": self.version, "categories": list(self.categories),
+                  "hash_features": HASH_FEATURES, "blocks": [b.name for b in BLOCKS],
+                  "curve": [p.__dict__ for p in self.curve], "meta": self.meta,
+                  "arrays": [[name, str(a.dtype), list(a.shape)] for name, a in arrays.items()]}
+        head = json.dumps(header, sort_keys=True).encode()
+        body = b"".join(a.tobytes() for a in arrays.values())
+        return gzip.compress(struct.pack("<I", len(head)) + head + body, mtime=0)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> ClauseScorer:
+        """Read a model file's bytes."""
+        raw = gzip.decompress(data)
+        (size,) = struct.unpack("<I", raw[:4])
+        header = json.loads(raw[4:4 + size])
+        if header.get("format") != FORMAT:
+            raise ValueError(f"not a clause scorer file (format {header.get('format')!r})")
+        if header["hash_features"] != HASH_FEATURES or header["blocks"] != [b.name for b in
+                                                                             BLOCKS]:
+            raise ValueError("the scorer file was built for other features than this code's")
+        arrays: dict[str, np.ndarray] = {}
+        offset = 4 + size
+        for name, dtype, shape in header["arrays"]:
+            count = int(np.prod(shape))
+            array = np.frombuffer(raw, dtype=dtype, count=count, offset=offset).reshape(shape)
+            arrays[name] = array
+            offset += array.nbytes
+        categories = tuple(header["categories"])
+        coef = sp.csr_matrix((arrays["coef.data"].astype(np.float32), arrays["coef.indices"],
+                              arrays["coef.indptr"]),
+                             shape=(len(categories), HASH_FEATURES * len(BLOCKS)))
+        return cls(header["version"], categories,
+                   [arrays[f"idf:{b.name}"].astype(np.float32) for b in BLOCKS], coef,
+                   arrays["intercept"].astype(np.float32),
+                   [CurvePoint(**p) for p in header["curve"]], header["meta"])
+
+
+def load_scorer(path: Path, sha256: str | None = None) -> ClauseScorer:
+    """A model file, checked against its manifest hash when one is given."""
+    data = path.read_bytes()
+    if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
+        raise ValueError(f"{path} does not match its manifest sha256; run `make train`")
+    return ClauseScorer.from_bytes(data)
