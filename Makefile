@@ -9,12 +9,13 @@ MODEL := models/SmolLM2-135M-Instruct.Q4_1.gguf
 SOURCE ?= data/samples
 DB ?= data/compliance.duckdb
 CUAD ?= ../shared/corpus/contracts/cuad_dev.jsonl
+CUAD_TRAIN ?= ../shared/corpus/contracts/cuad_train.jsonl
 EVAL_OUT ?= data/eval/results
 # The HTML report test renders the page in a real headless Chromium (Debian's package, driven by
 # the playwright client without its own browser download).
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: install install-test model run test test-fast eval lint docs samples clean
+.PHONY: install install-test model run test test-fast eval train lint docs samples clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +64,12 @@ eval: install model
 		--json $(EVAL_OUT)/compliance-labelled.json
 	$(BIN)/compliance eval labelled data/eval/compliance-heldout \
 		--json $(EVAL_OUT)/compliance-heldout.json
+
+# The clause scorer, rebuilt from the labelled training contracts: grouped cross-validation for
+# its recall curve, then the final fit. Deterministic: the same data and code give the same bytes
+# (models/clause-scorer.bin and its entry in models/manifest.json).
+train: install
+	$(BIN)/python -m compliance.scoring.training --data $(CUAD_TRAIN)
 
 # docs/schema.md from the migrations' COMMENT ON text (a test fails when it drifts).
 docs: install

@@ -27,6 +27,7 @@ from compliance.scoring.policy import TriagePolicy, resolve_scorer, triage_polic
 from compliance.settings import PipelineParams
 from compliance.store import db as database
 from compliance.store.runs import RunCounts, new_run_id, open_run
+from compliance.store.scorers import active_scorer_bytes
 
 PARSE = "documents parsed"
 SUMMARIZE = "chunks summarized"
@@ -182,6 +183,11 @@ def running(params: PipelineParams, inputs: RunInputs, orchestrator: str,
     process)."""
     db = database.writer(params.db_path)
     try:
+        if params.scorer is None:
+            with db.cursor() as cur:
+                stored = active_scorer_bytes(cur)
+            if stored is not None:  # activated with `compliance triage activate`
+                inputs.scorer = ClauseScorer.from_bytes(stored)
         run_id = new_run_id()
         open_run(db, run_id, params.source, params.model_dump_json(), orchestrator=orchestrator,
                  flow_run_id=flow_run_id)

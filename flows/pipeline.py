@@ -22,7 +22,18 @@ from compliance.rules import masking
 from compliance.settings import PipelineParams
 from compliance.store import runlock
 from flows import artifacts
-from tasks import chunk, findings, flag, index, ingest, inventory, near_duplicates, report, spend
+from tasks import (
+    audit,
+    chunk,
+    findings,
+    flag,
+    index,
+    ingest,
+    inventory,
+    near_duplicates,
+    report,
+    spend,
+)
 from tasks.escalate import stage as escalate
 from tasks.summarize import pending as summarize
 from tasks.summarize.results import SummarizeResult
@@ -99,9 +110,11 @@ def _run(ctx: context.RunContext, params: PipelineParams,
             stage(chunk.chunk_documents, params)
             progress.set(40)
             stage(flag.flag_chunks, params)
+            stage(audit.draw_audit_sample, params)
             progress.set(50)
             stage(escalate.escalate_flagged, params)
             stage(findings.register_findings)
+            stage(audit.estimate_triage_recall, params)
             progress.set(60)
             summarized = SummarizeResult()
             if params.summarize == "all":

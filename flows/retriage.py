@@ -16,7 +16,7 @@ from compliance import context
 from compliance.rules import masking
 from compliance.settings import PipelineParams
 from flows.pipeline import hold_database
-from tasks import findings, flag, report, spend
+from tasks import audit, findings, flag, report, spend
 from tasks.escalate import stage as escalate
 
 
@@ -35,8 +35,10 @@ def _retriage(ctx: context.RunContext, params: PipelineParams) -> dict[str, Any]
     """Re-triage with the database held by this run."""
     try:
         flagged = flag.flag_chunks(ctx, params)
+        audit.draw_audit_sample(ctx, params)
         escalate.escalate_flagged(ctx, params)
         findings.register_findings(ctx)
+        audit.estimate_triage_recall(ctx, params)
         spend.note_cloud_spend(ctx)
         summary = report.finish_run(ctx)
     except BaseException as exc:

@@ -20,6 +20,11 @@ from tasks.stage import as_task
 
 _CLAUSE_END = CLAUSE_END
 SCORER_RULE_ID = "clause-scorer"
+
+
+def scorer_rule_id(category: str) -> str:
+    """The rule id a scorer window carries for the judge: the scorer and the category."""
+    return f"{SCORER_RULE_ID}.{category}"
 MAX_CLAUSE_CHARS = 1500
 
 
@@ -105,6 +110,8 @@ class Decision:
     scored: tuple[tuple[int, int, float, str], ...] = ()
     # The chunk's best unit score (None when no scorer ran).
     scorer_score: float | None = None
+    # Every unit the scorer scored: (start, end, score, category).
+    units: tuple[tuple[int, int, float, str], ...] = ()
 
 
 def scored_units(text: str, policy: TriagePolicy) -> list[tuple[int, int, float, str]]:
@@ -143,9 +150,9 @@ def decide(text: str, hits: list[Hit], settings: TriageSettings,
         reasons = sorted({*reasons, SCORER_RULE_ID})
         windows += [(start, end) for start, end, _, _ in scored]
     if not windows:
-        return Decision(score, "routine", reasons, [], scorer_score=best)
+        return Decision(score, "routine", reasons, [], scorer_score=best, units=tuple(units))
     return Decision(score, "escalate", reasons, merge_spans(windows), scored=scored,
-                    scorer_score=best)
+                    scorer_score=best, units=tuple(units))
 
 
 def decide_document(chunks: list[tuple[str, list[Hit]]], settings: TriageSettings,
@@ -164,7 +171,8 @@ def decide_document(chunks: list[tuple[str, list[Hit]]], settings: TriageSetting
                 and len({rule for rule, _ in because}) >= policy.min_distinct_rules):
             reason = f"whole document: {len(because)} rules of {policy.pack}"
             return [Decision(verdict.score, "escalate", [*verdict.reasons, reason],
-                             [(0, len(text))], because, verdict.scored, verdict.scorer_score)
+                             [(0, len(text))], because, verdict.scored, verdict.scorer_score,
+                             verdict.units)
                     for verdict, (text, _) in zip(verdicts, chunks, strict=True)]
     return verdicts
 
@@ -179,7 +187,7 @@ def window_reasons(verdict: Decision, hits: list[Hit], start: int, end: int
     inside = [h for h in hits if h.action == "escalate" and h.start < end and h.end > start]
     units = [u for u in verdict.scored if u[0] < end and u[1] > start]
     return ({h.rule_id for h in inside} | {rule for rule, _ in verdict.because}
-            | ({SCORER_RULE_ID} if units else set()),
+            | {scorer_rule_id(u[3]) for u in units},
             {h.category for h in inside} | {category for _, category in verdict.because}
             | {u[3] for u in units})
 
@@ -268,6 +276,15 @@ def _store_chunk(cur: duckdb.DuckDBPyConnection, run_id: str, policy: TriagePoli
          policy.scorer.version if policy.scorer else None, verdict.scorer_score,
          policy.point.threshold if policy.point else None],
     )
+    if verdict.units:
+        threshold = policy.point.threshold if policy.point else float("inf")
+        # One statement per chunk: row-by-row inserts are DuckDB's slow path.
+        cur.execute(
+            "INSERT INTO triage_units VALUES "
+            + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(verdict.units)),
+            [value for start, end, score, category in verdict.units
+             for value in (chunk_id, doc_id, policy.version, chunk_start + start,
+                           chunk_start + end, score, category, score >= threshold, run_id)])
     if hits:
         result.chunks_flagged += 1
     if verdict.decision != "escalate":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -161,12 +162,16 @@ def take_inventory(ctx: RunContext, settings: SourceSettings) -> Inventory:
     return plan
 
 
-def unchanged_files(params: PipelineParams, rules_version: str, cloud: bool) -> int | None:
+def unchanged_files(params: PipelineParams,
+                    policy_version: Callable[[duckdb.DuckDBPyConnection], str],
+                    cloud: bool) -> int | None:
     """How many files a re-run would see, when they all match the database and no stored work
     is outstanding; None when there is work to do.
 
     Decided from stat calls and a read-only query: a re-run over an unchanged folder reads no
-    file, loads no model and starts no Prefect server. `cloud`: whether windows could be sent.
+    file, loads no model and starts no Prefect server. `cloud`: whether windows could be sent;
+    `policy_version`: the triage policy version a run would use (it may read the database's
+    active scorer).
     """
     if not Path(params.db_path).exists():
         return None
@@ -175,7 +180,8 @@ def unchanged_files(params: PipelineParams, rules_version: str, cloud: bool) -> 
         plan = plan_source(conn, params)
         if plan.has_file_work:
             return None
-        outstanding = outstanding_work(conn, params.summarize == "all", rules_version, cloud)
+        outstanding = outstanding_work(conn, params.summarize == "all", policy_version(conn),
+                                       cloud)
     finally:
         conn.close()
     return None if any(outstanding.values()) else len(plan.unchanged)

@@ -21,6 +21,35 @@ from compliance.vocab import FAILED_STATUSES, NOT_FAILED, severity_rank, sql_lis
 from tasks.stage import as_task
 
 
+def _triage_lines(cur: duckdb.DuckDBPyConnection, run_id: str) -> list[str]:
+    """The clause scorer's operating point and the audited recall estimate of the run."""
+    row = cur.execute(
+        "SELECT scorer_version, recall_target, scorer_threshold, expected_recall, "
+        "expected_share, recall_estimate, recall_lower_bound, recall_status FROM runs "
+        "WHERE run_id = ?", [run_id]).fetchone()
+    if row is None or row[0] is None:
+        return []
+    version, target, threshold, expected, share, estimate, lower, status = row
+    lines = [f"  scorer           {version}: threshold {threshold:.4f} for recall target "
+             f"{target:.2f} (cross-validated recall {expected:.3f} at {share:.1%} of the text)"]
+    audit = cur.execute(
+        "SELECT count(*), count(*) FILTER (WHERE status = 'done') FROM escalation_windows "
+        "WHERE run_id = ? AND purpose = 'audit'", [run_id]).fetchone()
+    pooled = cur.execute("SELECT max(runs_pooled) FROM recall_estimates WHERE run_id = ?",
+                         [run_id]).fetchone()[0]
+    if estimate is not None:
+        lines.append(f"  triage recall    estimate {estimate:.3f}, lower bound {lower:.3f} "
+                     f"over {pooled} runs ({audit[1]} of {audit[0]} audit windows judged "
+                     f"this run): {status}")
+        if status == "below_target":
+            lines.append(f"  WARNING          the recall lower bound {lower:.3f} is under the "
+                         f"target {target:.2f}: triage may be missing risky clauses")
+    else:
+        lines.append(f"  triage recall    {status or 'no_audit'} ({audit[1]} of {audit[0]} "
+                     "audit windows judged this run)")
+    return lines
+
+
 def run_summary(cur: duckdb.DuckDBPyConnection, run_id: str) -> str:
     """A plain-text report of one run and the state of the database after it."""
     run = cur.execute(
@@ -56,6 +85,7 @@ def run_summary(cur: duckdb.DuckDBPyConnection, run_id: str) -> str:
         "WHERE run_id = ? AND provider <> 'local'", [run_id]).fetchone()
     lines.append(f"  triage           {flagged or 0} chunks flagged, {escalated or 0} escalated, "
                  f"{deferred or 0} deferred (escalation {mode or 'off'}, {cloud_model or '-'})")
+    lines += _triage_lines(cur, run_id)
     lines.append(f"  cloud spend      ${spend or 0:.6f} in {cloud_calls[0]} ledger rows"
                  + (f" ({cloud_calls[1]} still reserved)" if cloud_calls[1] else ""))
     if naive_new is not None and note and not spend:

@@ -116,6 +116,9 @@ class Span:
     window_ids: list[int]
     rules: list[str]
     text: str
+    # 'escalation', or 'audit' for a randomly drawn window: the ledger row's purpose. The
+    # judge is not told: it judges an audit span as any other.
+    purpose: str = "escalation"
 
 
 def short_ids(span_ids: list[str]) -> dict[str, str]:
@@ -277,6 +280,7 @@ class _Attempts:
     model: str
     bound: Decimal
     sent_sha256: str
+    purpose: str = "escalation"
     rows: list[int] = field(default_factory=list)
     answered: dict[int, int] = field(default_factory=dict)
     started: dict[int, float] = field(default_factory=dict)
@@ -318,7 +322,8 @@ class CloudClient:
             row = reserve_cloud_call(cur, attempts.run_id, attempts.model, PROMPT_VERSION,
                                      self.prices.version, attempts.bound,
                                      attempt=len(attempts.rows) + 1, is_batch=False,
-                                     sent_sha256=attempts.sent_sha256)
+                                     sent_sha256=attempts.sent_sha256,
+                                     purpose=attempts.purpose)
         attempts.rows.append(row)
         attempts.started[row] = time.perf_counter()
 
@@ -339,14 +344,17 @@ class CloudClient:
         """Upper bound of one attempt of this request."""
         return request_bound(self.prices, params)
 
-    def send(self, run_id: str, params: dict[str, Any]) -> tuple[Any, list[int]]:
+    def send(self, run_id: str, params: dict[str, Any],
+             purpose: str = "escalation") -> tuple[Any, list[int]]:
         """Send one Messages request (the SDK retries); return (message, ledger rows).
+
+        Every attempt is a ledger row under the purpose ('escalation', or 'audit').
 
         Raises CallFailedError when every attempt failed; attempts that died unanswered stay
         reserved in the ledger.
         """
         attempts = _Attempts(run_id, params["model"], self.call_bound(params),
-                             request_sha256(params))
+                             request_sha256(params), purpose)
         self._local.attempts = attempts
         started = time.perf_counter()
         try:

@@ -13,14 +13,18 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+if TYPE_CHECKING:
+    import duckdb
 
 from compliance.cli.common import WAIT, hold_database, quiet_libraries
 from compliance.cli.evaluate import eval_app
 from compliance.cli.models import model_app
 from compliance.cli.options import settings_options
+from compliance.cli.triage import triage_app
 from compliance.settings import (
     DatabaseSettings,
     EscalationSettings,
@@ -32,6 +36,7 @@ app = typer.Typer(help="A document compliance pipeline that is cheap by design."
                   no_args_is_help=True, add_completion=False)
 app.add_typer(model_app, name="model")
 app.add_typer(eval_app, name="eval")
+app.add_typer(triage_app, name="triage")
 
 
 
@@ -106,15 +111,24 @@ def run(
 def _unchanged_files(params: PipelineParams) -> int | None:
     """The number of files, when a re-run would find no file and no stored work to do."""
     from compliance.adapters.cloud import load_api_key
-    from compliance.rules.loader import load_rules
-    from compliance.scoring.policy import resolve_scorer, triage_policy
     from tasks.inventory import unchanged_files
 
     # Only the environment here: reading a Prefect Secret block would start a server.
     cloud = params.escalation != "off" and bool(load_api_key(use_prefect=False))
-    policy = triage_policy(load_rules().version, resolve_scorer(params.scorer),
-                           params.recall_target)
-    return unchanged_files(params, policy.version, cloud)
+    return unchanged_files(params, lambda conn: _policy_version(conn, params), cloud)
+
+
+def _policy_version(conn: duckdb.DuckDBPyConnection, params: PipelineParams) -> str:
+    """The triage policy version a run would use: the database's active scorer, if any."""
+    from compliance.rules.loader import load_rules
+    from compliance.scoring.model import ClauseScorer
+    from compliance.scoring.policy import resolve_scorer, triage_policy
+    from compliance.store.scorers import active_scorer_bytes
+
+    stored = active_scorer_bytes(conn) if params.scorer is None else None
+    scorer = (ClauseScorer.from_bytes(stored) if stored is not None
+              else resolve_scorer(params.scorer))
+    return triage_policy(load_rules().version, scorer, params.recall_target).version
 
 
 _RETRIAGE_FIELDS = (*DatabaseSettings.model_fields, *TriageSettings.model_fields,

@@ -14,7 +14,13 @@ from compliance.evaluation import harness, report
 from compliance.evaluation.labelled import load_cuad, load_labelled_folder
 from compliance.evaluation.metrics import Evaluation
 from compliance.rules.loader import load_rules
-from compliance.scoring.policy import TriagePolicy, resolve_scorer, triage_policy
+from compliance.scoring.model import ClauseScorer
+from compliance.scoring.policy import (
+    SCORER_OFF,
+    TriagePolicy,
+    resolve_scorer,
+    triage_policy,
+)
 from compliance.settings import (
     DEFAULT_CLOUD_MODEL,
     EscalationSettings,
@@ -44,9 +50,15 @@ class EvalOptions:
     recall_target: float = field(
         default_factory=lambda: default_of(TriageSettings, "recall_target"))
 
+    _scorer: ClauseScorer | None = field(default=None, repr=False)
+
     def policy(self, recall_target: float | None = None) -> TriagePolicy:
         """The triage policy the evaluation's pipeline run uses (or one at another target)."""
-        return triage_policy(load_rules().version, resolve_scorer(self.scorer),
+        if self._scorer is None and self.scorer != SCORER_OFF:
+            self._scorer = resolve_scorer(self.scorer)
+            if self._scorer is not None:
+                self._scorer.memo = {}  # one scoring per chunk, however many thresholds
+        return triage_policy(load_rules().version, self._scorer,
                              self.recall_target if recall_target is None else recall_target)
 
 

@@ -10,15 +10,20 @@ the threshold (`near`) is sampled at a higher rate than the units far below it, 
 where misses concentrate (as SUPG/BARGAIN favour proxy scores close to the threshold), yet
 every non-escalated unit keeps a nonzero chance of being drawn. Within a band the draw is a
 simple random sample without replacement, so the band's positive rate in the sample is an
-unbiased estimate of its rate in the band, and the Horvitz-Thompson sum
+unbiased estimate of its rate in the band, and the stratified Horvitz-Thompson sum
 
-    missed = sum over bands of population * positives / sampled
+    missed = sum over tallies of population * positives / sampled
 
-is an unbiased estimate of the positives triage missed. The upper confidence bound on missed
-positives is a one-sided Clopper-Pearson bound per band at level 1 - delta/K (Bonferroni over
-the K bands with units), so all band statements hold together at 1 - delta; tallies of the same
-band from several runs (a rolling window) are pooled with Kish's effective sample size. Recall
-is E / (E + missed) with E the escalated positives; its lower bound uses the missed upper bound.
+is an unbiased estimate of the positives triage missed. Its upper confidence bound pools every
+sampled tally (every band of every run in a rolling window) into one statement: the weighted
+missed rate p = missed / N over their N units, and Kish's effective sample size
+n_eff = N^2 / sum(population^2 / sampled), the usual design-effect adjustment for a weighted
+proportion; the bound is the one-sided Clopper-Pearson upper bound at level 1 - delta for
+p * n_eff positives in n_eff trials, times N. Tallies with units but no sample add their whole
+population. With one band and one run it is the exact Clopper-Pearson bound; with several it
+is an approximation, whose coverage the tests check by simulation. (A Clopper-Pearson bound per
+band at delta/K, Bonferroni over the K bands, was valid but about twice as loose.) Recall is
+E / (E + missed) with E the escalated positives; its lower bound uses the missed upper bound.
 
 Pure library code: only the standard library, numpy and scipy.
 """
@@ -34,6 +39,9 @@ from scipy.stats import beta as beta_distribution
 
 SHARE_TOLERANCE = 1e-9
 
+
+# The ledger purpose of a request made of audit windows.
+AUDIT_PURPOSE = "audit"
 
 @dataclass(frozen=True)
 class AuditBand:
@@ -57,9 +65,9 @@ class AuditBand:
 
 
 BANDS: tuple[AuditBand, ...] = (
-    AuditBand("near", rank_share=0.1, sample_share=0.5),
+    AuditBand("near", rank_share=0.1, sample_share=0.2),
     AuditBand("middle", rank_share=0.3, sample_share=0.3),
-    AuditBand("far", rank_share=0.6, sample_share=0.2),
+    AuditBand("far", rank_share=0.6, sample_share=0.5),
 )
 
 
@@ -278,11 +286,12 @@ def clopper_pearson_upper(positives: float, trials: float, alpha: float) -> floa
     return float(beta_distribution.ppf(1.0 - alpha, positives + 1.0, trials - positives))
 
 
-def _band_missed(tallies: Sequence[BandTally], alpha: float) -> tuple[float, float]:
-    """One band's (estimate, upper bound at 1 - alpha) of missed positives, over its tallies.
+def _pooled_missed(tallies: Sequence[BandTally], delta: float) -> tuple[float, float]:
+    """(estimate, upper bound at 1 - delta) of missed positives over all tallies together.
 
-    Sampled tallies are pooled with Kish's effective sample size; an unsampled tally adds
-    nothing to the estimate and its whole population to the upper bound.
+    The Horvitz-Thompson estimate over the sampled tallies; its bound is Clopper-Pearson on
+    Kish's effective sample size of their weighted missed rate. A tally with units but no
+    sample adds nothing to the estimate and its whole population to the bound.
     """
     seen = [tally for tally in tallies if tally.sampled > 0]
     unseen = sum(tally.population for tally in tallies if tally.sampled == 0)
@@ -293,33 +302,27 @@ def _band_missed(tallies: Sequence[BandTally], alpha: float) -> tuple[float, flo
         rate = missed / population
         effective = population ** 2 / math.fsum(tally.population ** 2 / tally.sampled
                                                 for tally in seen)
-        upper += population * clopper_pearson_upper(rate * effective, effective, alpha)
-    return missed, min(upper, float(population + unseen))
+        upper += population * min(1.0, clopper_pearson_upper(rate * effective, effective,
+                                                              delta))
+    return missed, upper
 
 
 def estimate_recall(escalated_positives: int, tallies: Sequence[BandTally],
                     delta: float) -> RecallEstimate | None:
     """Recall of triage for one category, with a lower bound that holds at level 1 - delta.
 
-    `tallies` may hold several runs (a rolling window): they are grouped by band name. None
-    when there can be no positive at all (none escalated, no non-escalated unit): recall is
-    undefined. With no escalated positive but possible misses, recall and its bound are 0.
+    `tallies` may hold several runs (a rolling window): every band of every run is pooled into
+    one bound (see the module docstring). None when there can be no positive at all (none
+    escalated, no non-escalated unit): recall is undefined. With no escalated positive but
+    possible misses, recall and its bound are 0.
     """
     if not 0.0 < delta < 1.0:
         raise ValueError(f"delta must lie strictly between 0 and 1, got {delta}")
     if escalated_positives < 0:
         raise ValueError(f"escalated_positives must be >= 0, got {escalated_positives}")
-    by_band: dict[str, list[BandTally]] = {}
     for tally in tallies:
         _check_tally(tally)
-        by_band.setdefault(tally.band, []).append(tally)
-    occupied = [group for group in by_band.values() if sum(t.population for t in group) > 0]
-    missed_estimate = 0.0
-    missed_upper = 0.0
-    for group in occupied:
-        missed, upper = _band_missed(group, delta / len(occupied))
-        missed_estimate += missed
-        missed_upper += upper
+    missed_estimate, missed_upper = _pooled_missed(tallies, delta)
     found = escalated_positives
     if found + missed_estimate == 0 and found + missed_upper == 0:
         return None

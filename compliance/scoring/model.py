@@ -42,6 +42,20 @@ class OperatingPoint:
     expected_share: float
 
 
+def operating_point(curve: list[CurvePoint], recall_target: float) -> OperatingPoint:
+    """The highest threshold whose cross-validated recall reaches the target.
+
+    A target above every point of the curve takes its lowest threshold (the best recall the
+    scorer can promise).
+    """
+    if not 0 < recall_target <= 1:
+        raise ValueError(f"recall target {recall_target} is not in (0, 1]")
+    reaching = [p for p in curve if p.recall >= recall_target]
+    point = (max(reaching, key=lambda p: p.threshold) if reaching
+             else min(curve, key=lambda p: p.threshold))
+    return OperatingPoint(recall_target, point.threshold, point.recall, point.share)
+
+
 @dataclass
 class ClauseScorer:
     """Linear scorers, one per category, over hashed TF-IDF features of a unit and its context."""
@@ -53,13 +67,31 @@ class ClauseScorer:
     intercept: np.ndarray
     curve: list[CurvePoint]
     meta: dict[str, Any] = field(default_factory=dict)
+    _weights: np.ndarray | None = field(default=None, repr=False, compare=False)
+    # Scores kept per (text, units) when set: an evaluation re-triages the same chunks at
+    # several thresholds.
+    memo: dict[tuple[str, tuple[tuple[int, int], ...]], np.ndarray] | None = field(
+        default=None, repr=False, compare=False)
 
     def score_categories(self, text: str, units: list[tuple[int, int]]) -> np.ndarray:
         """Each unit's score per category (rows: units, columns: categories)."""
         if not units:
             return np.zeros((0, len(self.categories)), dtype=np.float32)
+        key = (text, tuple(units))
+        if self.memo is not None and key in self.memo:
+            return self.memo[key]
         features = weigh(count_blocks(*unit_texts(text, units)), self.idfs)
-        return np.asarray((features @ self.coef.T).todense(), dtype=np.float32) + self.intercept
+        scores = np.asarray(features @ self.weights, dtype=np.float32) + self.intercept
+        if self.memo is not None:
+            self.memo[key] = scores
+        return scores
+
+    @property
+    def weights(self) -> np.ndarray:
+        """The weights as a dense features x categories array (made once, ~20 MB)."""
+        if self._weights is None:
+            self._weights = np.ascontiguousarray(self.coef.T.toarray())
+        return self._weights
 
     def score(self, text: str, units: list[tuple[int, int]]) -> np.ndarray:
         """Each unit's score: its best category's."""
@@ -67,17 +99,8 @@ class ClauseScorer:
         return scores.max(axis=1) if len(scores) else np.zeros(0, dtype=np.float32)
 
     def operating_point(self, recall_target: float) -> OperatingPoint:
-        """The highest threshold whose cross-validated recall reaches the target.
-
-        A target above every point of the curve takes its lowest threshold (the best recall
-        the scorer can promise).
-        """
-        if not 0 < recall_target <= 1:
-            raise ValueError(f"recall target {recall_target} is not in (0, 1]")
-        reaching = [p for p in self.curve if p.recall >= recall_target]
-        point = (max(reaching, key=lambda p: p.threshold) if reaching
-                 else min(self.curve, key=lambda p: p.threshold))
-        return OperatingPoint(recall_target, point.threshold, point.recall, point.share)
+        """The operating point of its cross-validated curve for a recall target."""
+        return operating_point(self.curve, recall_target)
 
     def to_bytes(self) -> bytes:
         """The model file's bytes (deterministic)."""

@@ -123,6 +123,11 @@ def fit(data: Dataset, rows: np.ndarray, params: dict[str, Any]
     x = weigh([block[rows] for block in data.blocks], idfs)
     coefs, intercepts = [], []
     for column in range(len(data.categories)):
+        if len(set(data.targets[rows, column].tolist())) < 2:
+            # No positive (or no negative) of this category among these units: it never fires.
+            coefs.append(np.zeros(x.shape[1], dtype=np.float32))
+            intercepts.append(-1.0)
+            continue
         svm = LinearSVC(C=params["C"], class_weight=params["class_weight"],
                         random_state=params["seed"], max_iter=5000)
         svm.fit(x, data.targets[rows, column])
@@ -142,20 +147,31 @@ def score_rows(data: Dataset, rows: np.ndarray, idfs: list[np.ndarray], coef: sp
     return np.asarray((x @ coef.T).todense(), dtype=np.float32) + intercept
 
 
-def cross_validated_scores(data: Dataset, params: dict[str, Any]) -> np.ndarray:
-    """Each unit's per-category scores from the fold model that never saw its document."""
+def cross_validated_scores(data: Dataset, params: dict[str, Any],
+                           evaluated: int | None = None) -> np.ndarray:
+    """Each unit's per-category scores from the fold model that never saw its document.
+
+    Only the first `evaluated` documents are split into folds and scored; the rest (labels
+    from verdicts and reviews) join every fold's training and are never scored: they are
+    mostly units the model already ranked high, and would flatter the curve.
+    """
+    evaluated = len(data.documents) if evaluated is None else evaluated
     scores = np.zeros(data.targets.shape, dtype=np.float32)
+    main = np.flatnonzero(data.groups < evaluated)
+    always = np.flatnonzero(data.groups >= evaluated)
     folds = GroupKFold(n_splits=params["folds"])
-    for train_rows, test_rows in folds.split(data.targets, groups=data.groups):
+    for train_part, test_part in folds.split(main, groups=data.groups[main]):
+        train_rows = np.concatenate([main[train_part], always])
+        test_rows = main[test_part]
         scores[test_rows] = score_rows(data, test_rows, *fit(data, train_rows, params))
     return scores
 
 
 def selection_tally(data: Dataset, best: np.ndarray, threshold: float,
-                    documents: Iterable[int] | None = None) -> RecallTally:
+                    documents: Iterable[int]) -> RecallTally:
     """Recall and share when units whose best score reaches the threshold escalate."""
     tally = RecallTally()
-    for index in (range(len(data.documents)) if documents is None else documents):
+    for index in documents:
         document = data.documents[index]
         scores = best[data.rows_of(index)]
         chosen = [span for span, s in zip(data.units[index], scores, strict=True)
@@ -164,12 +180,15 @@ def selection_tally(data: Dataset, best: np.ndarray, threshold: float,
     return tally
 
 
-def recall_curve(data: Dataset, scores: np.ndarray) -> list[CurvePoint]:
-    """Recall and share at thresholds spread over the score distribution."""
+def recall_curve(data: Dataset, scores: np.ndarray, evaluated: int) -> list[CurvePoint]:
+    """Recall and share of the first `evaluated` documents at thresholds spread over the
+    score distribution."""
     best = scores.max(axis=1)
+    rows = data.groups < evaluated
     points = []
-    for threshold in sorted({round(float(t), 4) for t in np.quantile(best, CURVE_QUANTILES)}):
-        tally = selection_tally(data, best, threshold)
+    for threshold in sorted({round(float(t), 4)
+                             for t in np.quantile(best[rows], CURVE_QUANTILES)}):
+        tally = selection_tally(data, best, threshold, range(evaluated))
         points.append(CurvePoint(threshold, round(tally.recall, 4), round(tally.share, 4),
                                  {c: round(r, 4) for c, r in tally.recall_by_category().items()}))
     return points
@@ -192,14 +211,25 @@ def model_version(data_sha256: str, params: dict[str, Any]) -> str:
 
 
 def train(documents: list[LabelledText], data_sha256: str,
-          params: dict[str, Any] | None = None) -> ClauseScorer:
-    """Cross-validate (for the curve), then fit on every document."""
+          params: dict[str, Any] | None = None,
+          extra: list[LabelledText] | None = None) -> ClauseScorer:
+    """Cross-validate on the documents (for the curve), then fit on them and the extra labels.
+
+    `extra`: labelled snippets (verdicts, reviews) that join every fold's training but are
+    never scored in cross-validation. The categories are the documents' own.
+    """
     params = PARAMS | (params or {})
-    data = build_dataset(documents, params)
-    curve = recall_curve(data, cross_validated_scores(data, params))
+    extra = extra or []
+    categories = {c for d in documents for c, _, _ in d.labels}
+    extra = [LabelledText(d.doc_id, d.text, tuple(x for x in d.labels if x[0] in categories))
+             for d in extra]
+    data = build_dataset(documents + extra, params)
+    curve = recall_curve(data, cross_validated_scores(data, params, len(documents)),
+                         len(documents))
     idfs, coef, intercept = fit(data, np.arange(len(data.groups)), params)
     meta = {"params": params, "data_sha256": data_sha256, "documents": len(documents),
-            "labels": sum(len(d.labels) for d in documents), "units": int(len(data.groups))}
+            "labels": sum(len(d.labels) for d in documents), "units": int(len(data.groups)),
+            "extra_labels": len(extra)}
     return ClauseScorer(model_version(data_sha256, params), data.categories, idfs, coef,
                         intercept, curve, meta)
 

@@ -15,6 +15,7 @@ from compliance.settings import EscalationSettings
 from compliance.store.db import Database
 from compliance.vocab import WindowStatus
 from tasks.escalate.cache import cache_key, store_answers
+from tasks.escalate.packing import purpose_of
 from tasks.escalate.queue import reserve_or_defer, set_status
 from tasks.escalate.result import EscalationResult
 
@@ -38,7 +39,7 @@ def submit_batch(db: Database, run_id: str, client: cloud.CloudClient, prices: P
             call_id = reserve_cloud_call(cur, run_id, settings.cloud_model, cloud.PROMPT_VERSION,
                                          prices.version, bound, attempt=1, is_batch=True,
                                          sent_sha256=cloud.request_sha256(params),
-                                         custom_id=custom_id)
+                                         custom_id=custom_id, purpose=purpose_of(request))
         booked.append((custom_id, call_id, window_ids, bound))
     if not entries:
         return

@@ -24,7 +24,7 @@ def answer_from_cache(db: Database, windows: list[tuple], model: str, rules_vers
     """
     groups: dict[str, list[int]] = {}
     spans: list[Span] = []
-    for window_id, text, rule_ids in windows:
+    for window_id, text, rule_ids, purpose in windows:
         key = cache_key(text, model, rules_version)
         with db.cursor() as cur:
             cached = cur.execute("SELECT call_id, is_finding FROM escalation_results "
@@ -38,7 +38,8 @@ def answer_from_cache(db: Database, windows: list[tuple], model: str, rules_vers
             continue
         if key not in groups:
             groups[key] = []
-            spans.append(Span(key, groups[key], json.loads(rule_ids), text))
+            spans.append(Span(key, groups[key], json.loads(rule_ids), text,
+                              "audit" if purpose == "audit" else "escalation"))
         groups[key].append(window_id)
     return groups, spans
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
+from compliance.adapters.cloud import Span
+from compliance.scoring.audit import AUDIT_PURPOSE
+
 MAX_REQUEST_BYTES = 24_000
 
 T = TypeVar("T")
@@ -27,3 +30,22 @@ def pack(items: list[T], size: Callable[[T], int], max_count: int) -> list[list[
         total += weight
     return groups
 
+
+def purpose_of(request: list[Span]) -> str:
+    """The ledger purpose of a request: 'audit' when it carries audit windows only."""
+    if request and all(span.purpose == AUDIT_PURPOSE for span in request):
+        return AUDIT_PURPOSE
+    return "escalation"
+
+
+def pack_by_purpose(spans: list[Span], max_count: int) -> list[list[Span]]:
+    """Audit spans and escalation spans packed apart (each request books one purpose); the
+    audit first: it is sized to its share of the budget, and a budget spent on escalations
+    alone would leave nothing to estimate their recall with."""
+    audit = [span for span in spans if span.purpose == AUDIT_PURPOSE]
+    triage = [span for span in spans if span.purpose != AUDIT_PURPOSE]
+    return pack(audit, _span_bytes, max_count) + pack(triage, _span_bytes, max_count)
+
+
+def _span_bytes(span: Span) -> int:
+    return len(span.text.encode())

@@ -16,7 +16,7 @@ def open_windows(cur: duckdb.DuckDBPyConnection, rules_version: str) -> list[tup
     """Windows still to judge: deferred ones first (they waited), then riskiest documents."""
     return cur.execute(
         """
-        SELECT w.window_id, w.redacted_text, w.rule_ids
+        SELECT w.window_id, w.redacted_text, w.rule_ids, w.purpose
         FROM escalation_windows w JOIN documents d USING (doc_id)
         WHERE d.is_current AND w.rules_version = ? AND w.status IN ('pending', 'deferred')
         ORDER BY (w.status = 'deferred') DESC, d.risk_hint_score DESC, w.window_id

@@ -15,7 +15,7 @@ from compliance.store.db import Database
 from tasks.escalate.batch import poll_open_batches, submit_batch
 from tasks.escalate.cache import answer_from_cache
 from tasks.escalate.costs import cache_savings
-from tasks.escalate.packing import pack
+from tasks.escalate.packing import pack_by_purpose
 from tasks.escalate.queue import open_windows, refresh_chunk_statuses
 from tasks.escalate.result import EscalationResult
 from tasks.escalate.sync import send_sync
@@ -48,7 +48,7 @@ def escalate(db: Database, run_id: str, rules_version: str, settings: Escalation
             run_committed=cloud_spend(cur, run_id=run_id),
             day_committed=cloud_spend(cur, day=time.strftime("%Y-%m-%d", time.gmtime())))
     # Several spans per request: the policy prompt is paid once per request.
-    requests = pack(spans, lambda span: len(span.text.encode()), settings.max_spans_per_request)
+    requests = pack_by_purpose(spans, settings.max_spans_per_request)
     if requests:
         _warn_if_prompt_uncached(requests[0][0], settings.cloud_model, prices, log)
     if settings.escalation == "batch":

@@ -12,6 +12,7 @@ from compliance.settings import EscalationSettings
 from compliance.store.db import Database
 from compliance.vocab import WindowStatus
 from tasks.escalate.cache import store_answers
+from tasks.escalate.packing import purpose_of
 from tasks.escalate.queue import reserve_or_defer, set_status
 from tasks.escalate.result import EscalationResult
 
@@ -44,7 +45,7 @@ def send_sync(db: Database, run_id: str, client: cloud.CloudClient, rules_versio
             return
         rows: list[int] = []
         try:
-            message, rows = client.send(run_id, params)
+            message, rows = client.send(run_id, params, purpose_of(request))
             answers = cloud.parse_answer(message.content, [s.span_id for s in request])
             result.findings += store_answers(db, run_id, settings.cloud_model, rules_version,
                                              rows[-1], groups, answers)

@@ -11,6 +11,13 @@ from compliance.store.migrations import MIGRATIONS
 # The schema after every migration, as information_schema reports it (tables and the analysts'
 # views). A new migration must update this literal on purpose: a changed column type or order
 # is a change to stored data, and a changed view column breaks analysts' queries.
+_RECALL_ESTIMATES = [
+    ("run_id", "VARCHAR"), ("triage_version", "VARCHAR"), ("category", "VARCHAR"),
+    ("runs_pooled", "INTEGER"), ("escalated_positives", "INTEGER"), ("audited", "INTEGER"),
+    ("audited_positives", "INTEGER"), ("missed_estimate", "DOUBLE"), ("missed_upper", "DOUBLE"),
+    ("estimate", "DOUBLE"), ("lower_bound", "DOUBLE"), ("delta", "DOUBLE"),
+    ("recall_target", "DOUBLE"), ("status", "VARCHAR"),
+]
 EXPECTED_SCHEMA: dict[str, list[tuple[str, str]]] = {
     "_migrations": [
         ("name", "VARCHAR"), ("applied_at", "TIMESTAMP WITH TIME ZONE"),
@@ -55,7 +62,8 @@ EXPECTED_SCHEMA: dict[str, list[tuple[str, str]]] = {
         ("rule_ids", "JSON"), ("categories", "JSON"), ("redacted_text", "VARCHAR"),
         ("redacted_sha256", "VARCHAR"), ("status", "VARCHAR"), ("cache_key", "VARCHAR"),
         ("call_id", "BIGINT"), ("batch_id", "VARCHAR"), ("custom_id", "VARCHAR"),
-        ("run_id", "VARCHAR"),
+        ("run_id", "VARCHAR"), ("purpose", "VARCHAR"), ("audit_band", "VARCHAR"),
+        ("inclusion_probability", "DOUBLE"),
     ],
     "flags": [
         ("flag_id", "BIGINT"), ("chunk_id", "BIGINT"), ("doc_id", "BIGINT"),
@@ -112,6 +120,8 @@ EXPECTED_SCHEMA: dict[str, list[tuple[str, str]]] = {
         ("cache_saved_usd", "DECIMAL(18,9)"), ("triage_version", "VARCHAR"),
         ("scorer_version", "VARCHAR"), ("recall_target", "DOUBLE"), ("scorer_threshold", "DOUBLE"),
         ("expected_recall", "DOUBLE"), ("expected_share", "DOUBLE"),
+        ("recall_estimate", "DOUBLE"), ("recall_lower_bound", "DOUBLE"),
+        ("recall_status", "VARCHAR"),
     ],
     "segments": [
         ("doc_id", "BIGINT"), ("seq", "INTEGER"), ("char_start", "INTEGER"),
@@ -127,6 +137,28 @@ EXPECTED_SCHEMA: dict[str, list[tuple[str, str]]] = {
     ],
     "texts": [
         ("text_sha256", "VARCHAR"), ("text", "VARCHAR"), ("char_count", "INTEGER"),
+    ],
+    "triage_units": [
+        ("chunk_id", "BIGINT"), ("doc_id", "BIGINT"), ("triage_version", "VARCHAR"),
+        ("char_start", "INTEGER"), ("char_end", "INTEGER"), ("score", "DOUBLE"),
+        ("category", "VARCHAR"), ("escalated", "BOOLEAN"), ("run_id", "VARCHAR"),
+    ],
+    "audit_bands": [
+        ("run_id", "VARCHAR"), ("triage_version", "VARCHAR"), ("band", "VARCHAR"),
+        ("population", "INTEGER"), ("sampled", "INTEGER"),
+    ],
+    "recall_estimates": _RECALL_ESTIMATES,
+    "triage_recall": [*_RECALL_ESTIMATES, ("started_at", "TIMESTAMP WITH TIME ZONE")],
+    "scorer_models": [
+        ("version", "VARCHAR"), ("created_at", "TIMESTAMP WITH TIME ZONE"),
+        ("labels_used", "INTEGER"), ("cross_validation", "JSON"), ("model", "BLOB"),
+        ("sha256", "VARCHAR"), ("active", "BOOLEAN"),
+    ],
+    "triage_labels": [
+        ("label_key", "VARCHAR"), ("doc_id", "BIGINT"), ("chunk_id", "BIGINT"),
+        ("char_start", "INTEGER"), ("char_end", "INTEGER"), ("text", "VARCHAR"),
+        ("category", "VARCHAR"), ("is_positive", "BOOLEAN"), ("source", "VARCHAR"),
+        ("run_id", "VARCHAR"),
     ],
     "triage": [
         ("chunk_id", "BIGINT"), ("rules_version", "VARCHAR"), ("score", "INTEGER"),
