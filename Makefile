@@ -15,7 +15,7 @@ EVAL_OUT ?= data/eval/results
 # the playwright client without its own browser download).
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: install install-test model run test test-fast eval train lint docs samples clean
+.PHONY: install install-test model run test test-fast eval eval-month train lint docs samples clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,7 @@ test-fast: $(VENV)/.installed-test
 # sets (the one the rules were tuned on, and the held-out one).
 eval: install model
 	$(BIN)/compliance eval contracts $(CUAD) --sweep --json $(EVAL_OUT)/cuad-text.json
+	$(BIN)/compliance eval coverage --json $(EVAL_OUT)/audit-coverage.json
 	$(BIN)/compliance eval contracts $(CUAD) --pdf --json $(EVAL_OUT)/cuad-pdf.json
 	$(BIN)/compliance eval labelled data/eval/compliance-labelled \
 		--json $(EVAL_OUT)/compliance-labelled.json
@@ -70,6 +71,10 @@ eval: install model
 # (models/clause-scorer.bin and its entry in models/manifest.json).
 train: install
 	$(BIN)/python -m compliance.scoring.training --data $(CUAD_TRAIN)
+
+# A simulated month of nightly runs with the oracle judge and refits on its verdicts (~5 min).
+eval-month: install
+	$(BIN)/compliance eval month --json $(EVAL_OUT)/month.json
 
 # docs/schema.md from the migrations' COMMENT ON text (a test fails when it drifts).
 docs: install

@@ -71,17 +71,25 @@ def _seed(run_id: str) -> int:
 
 
 def _stored_hits(db: Database, rules: RuleSet, chunk_id: int, chunk_start: int,
-                 version: str) -> list[Hit]:
-    """A chunk's stored flags as hits (chunk offsets), with the redaction their rule asks."""
+                 version: str) -> tuple[list[Hit], set[tuple[str, str, str]]]:
+    """A chunk's stored flags as hits (chunk offsets), with the redaction their rule asks, and
+    the personal data flagged anywhere in its document (redacted wherever it recurs)."""
     redact_as = {rule.id: rule.redact_as for rule in rules.rules}
     with db.cursor() as cur:
         rows = cur.execute(
             "SELECT rule_id, category, severity, action, char_start, char_end, pack, "
             "pack_version FROM flags WHERE chunk_id = ? AND rules_version = ?",
             [chunk_id, version]).fetchall()
-    return [Hit(rule_id, category, severity, action, start - chunk_start, end - chunk_start,
+        document = cur.execute(
+            "SELECT DISTINCT rule_id, matched_text FROM flags WHERE rules_version = ? AND "
+            "doc_id = (SELECT doc_id FROM chunks WHERE chunk_id = ?)",
+            [version, chunk_id]).fetchall()
+    hits = [Hit(rule_id, category, severity, action, start - chunk_start, end - chunk_start,
                 pack, pack_version, redact_as.get(rule_id))
             for rule_id, category, severity, action, start, end, pack, pack_version in rows]
+    known = {(redact_as[rule_id], value, rule_id) for rule_id, value in document
+             if redact_as.get(rule_id)}
+    return hits, known
 
 
 def draw_audit(db: Database, run_id: str, policy: TriagePolicy, rules: RuleSet,
@@ -114,9 +122,10 @@ def draw_audit(db: Database, run_id: str, policy: TriagePolicy, rules: RuleSet,
                 "SELECT c.char_start, substring(t.text, c.char_start + 1, "
                 "c.char_end - c.char_start) FROM chunks c JOIN documents d USING (doc_id) "
                 "JOIN texts t USING (text_sha256) WHERE c.chunk_id = ?", [chunk_id]).fetchone()
-            hits = _stored_hits(db, rules, chunk_id, chunk_start, policy.version)
+            hits, known = _stored_hits(db, rules, chunk_id, chunk_start, policy.version)
             if settings.redact_personal_data:
-                redacted, mapping = redact(text, start - chunk_start, end - chunk_start, hits)
+                redacted, mapping = redact(text, start - chunk_start, end - chunk_start, hits,
+                                           known)
             else:
                 redacted, mapping = text[start - chunk_start:end - chunk_start].strip(), []
             band = plan.band_of[index]

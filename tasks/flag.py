@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import duckdb
@@ -11,7 +13,7 @@ import duckdb
 from compliance.context import RunContext
 from compliance.rules.matching import Hit, RuleSet, WholeDocument, merge_spans, severity_weight
 from compliance.scoring.policy import TriagePolicy
-from compliance.scoring.units import CLAUSE_END, cut_units
+from compliance.scoring.units import CLAUSE_END
 from compliance.settings import TriageSettings
 from compliance.store.db import Database
 from compliance.textnorm import sha256_text
@@ -114,19 +116,39 @@ class Decision:
     units: tuple[tuple[int, int, float, str], ...] = ()
 
 
-def scored_units(text: str, policy: TriagePolicy) -> list[tuple[int, int, float, str]]:
-    """Every unit of the chunk with its best category's score and that category."""
-    if policy.scorer is None:
-        return []
-    spans = cut_units(text)
-    scores = policy.scorer.score_categories(text, spans)
-    best = scores.argmax(axis=1) if len(spans) else []
-    return [(start, end, float(scores[row, column]), policy.scorer.categories[column])
-            for row, ((start, end), column) in enumerate(zip(spans, best, strict=True))]
+def _reads_as_contract(chunks: list[tuple[str, list[Hit]]], policy: TriagePolicy) -> bool:
+    """Whether the scorer should decide this document: some rule of the packs it reads (the
+    contract pack) hit it. The scorer learned contracts; on a mail or a leaflet it would send a
+    quarter of the text for nothing, so those stay with their own rule packs."""
+    scorer = policy.scorer
+    if scorer is None or scorer.stage_two is None:
+        return scorer is not None
+    wanted = set(scorer.stage_two.rule_categories)
+    return any(hit.category in wanted for _, hits in chunks for hit in hits)
+
+
+def scored_units(chunks: list[tuple[str, list[Hit]]], policy: TriagePolicy,
+                 offsets: list[int] | None = None, length: int | None = None
+                 ) -> list[list[tuple[int, int, float, str]]]:
+    """Every unit of every chunk of one document, with its score and category (chunk offsets).
+
+    The scorer reads a unit in its document (neighbours, rank, rule hits), so a document is
+    scored whole. offsets: each chunk's start in the document (default: chunks back to back).
+    """
+    if policy.scorer is None or not _reads_as_contract(chunks, policy):
+        return [[] for _ in chunks]
+    if offsets is None:
+        offsets = [sum(len(text) for text, _ in chunks[:i]) for i in range(len(chunks))]
+    if length is None:
+        length = max((o + len(t) for o, (t, _) in zip(offsets, chunks, strict=True)), default=0)
+    return policy.scorer.score_document(
+        [(offset, text, hits) for offset, (text, hits) in zip(offsets, chunks, strict=True)],
+        length)
 
 
 def decide(text: str, hits: list[Hit], settings: TriageSettings,
-           policy: TriagePolicy | None = None) -> Decision:
+           policy: TriagePolicy | None = None,
+           units: list[tuple[int, int, float, str]] | None = None) -> Decision:
     """Escalate the units the clause scorer rates at its threshold, and the clauses whose rules
     weigh at least the rule threshold; the chunk scores its best clause.
 
@@ -141,7 +163,8 @@ def decide(text: str, hits: list[Hit], settings: TriageSettings,
     score = max((score for _, _, score in clauses), default=0)
     windows = [_widen(text, start, end, settings.min_window_chars)
                for start, end, clause_score in clauses if clause_score >= settings.triage_threshold]
-    units = scored_units(text, policy)
+    if units is None:
+        units = scored_units([(text, hits)], policy)[0]
     best = max((unit[2] for unit in units), default=None)
     scored: tuple[tuple[int, int, float, str], ...] = ()
     if policy.point is not None:
@@ -157,13 +180,16 @@ def decide(text: str, hits: list[Hit], settings: TriageSettings,
 
 def decide_document(chunks: list[tuple[str, list[Hit]]], settings: TriageSettings,
                     whole_document: list[WholeDocument],
-                    policy: TriagePolicy | None = None) -> list[Decision]:
+                    policy: TriagePolicy | None = None, offsets: list[int] | None = None,
+                    length: int | None = None) -> list[Decision]:
     """Decide each chunk of one document; a pack's whole-document policy can send them all.
 
     Promotional copy phrases its claims too freely for patterns, so a short document where
     several different rules of such a pack hit is judged whole rather than clause by clause.
     """
-    verdicts = [decide(text, hits, settings, policy) for text, hits in chunks]
+    units = scored_units(chunks, policy or TriagePolicy(""), offsets, length)
+    verdicts = [decide(text, hits, settings, policy, chunk_units)
+                for (text, hits), chunk_units in zip(chunks, units, strict=True)]
     for policy in whole_document:
         because = tuple(sorted({(h.rule_id, h.category) for _, hits in chunks for h in hits
                                 if h.pack == policy.pack and h.action == "escalate"}))
@@ -192,13 +218,39 @@ def window_reasons(verdict: Decision, hits: list[Hit], start: int, end: int
             | {u[3] for u in units})
 
 
-def redact(text: str, start: int, end: int, hits: list[Hit]) -> tuple[str, list[tuple[str, str,
-                                                                                          str]]]:
+def known_personal_data(scanned: Iterable[tuple[str, list[Hit]]]) -> set[tuple[str, str, str]]:
+    """(kind, value, rule id) of every personal-data hit of a document's (text, hits) chunks."""
+    return {(hit.redact_as, text[hit.start:hit.end], hit.rule_id)
+            for text, hits in scanned for hit in hits if hit.redact_as}
+
+
+def _also_known(text: str, start: int, end: int,
+                known: Iterable[tuple[str, str, str]]) -> list[Hit]:
+    """Hits for personal data found elsewhere in the document that recurs in text[start:end].
+
+    The entity model can tag a name in one sentence and miss it in another ("Cc: Tobias ..."
+    in a mail header); a value found once is redacted wherever it recurs.
+    """
+    extra = []
+    for kind, value, rule_id in known:
+        if len(value) < 3:
+            continue
+        for match in re.finditer(re.escape(value), text[start:end]):
+            extra.append(Hit(rule_id, "personal_data", "high", "record", start + match.start(),
+                             start + match.end(), "", "", kind))
+    return extra
+
+
+def redact(text: str, start: int, end: int, hits: list[Hit],
+           known: Iterable[tuple[str, str, str]] = ()
+           ) -> tuple[str, list[tuple[str, str, str]]]:
     """Replace personal data in text[start:end] with typed placeholders like [EMAIL_1].
 
     Returns the redacted text and (placeholder, original, rule_id) for the local mapping. A
-    personal-data span cut by the window edge is still replaced whole.
+    personal-data span cut by the window edge is still replaced whole; `known` personal data
+    found elsewhere in the document is replaced where it recurs.
     """
+    hits = [*hits, *_also_known(text, start, end, known)]
     pii = sorted((h for h in hits if h.redact_as and h.end > start and h.start < end),
                  key=lambda h: (h.start, -h.end))
     numbers: dict[str, int] = {}
@@ -239,18 +291,21 @@ def flag_stored_chunks(db: Database, run_id: str, rules: RuleSet,
         documents.setdefault(row[1], []).append(row)
     for doc_rows in documents.values():
         scanned = [(text, rules.scan(text)) for *_, text in doc_rows]
-        verdicts = decide_document(scanned, settings, rules.whole_document, policy)
+        verdicts = decide_document(scanned, settings, rules.whole_document, policy,
+                                   [row[2] for row in doc_rows])
+        known = known_personal_data(scanned)
         with db.transaction() as cur:
             for (chunk_id, doc_id, chunk_start, _end, text), (_, hits), verdict in zip(
                     doc_rows, scanned, verdicts, strict=True):
                 _store_chunk(cur, run_id, policy, settings, result, chunk_id, doc_id,
-                             chunk_start, text, hits, verdict)
+                             chunk_start, text, hits, verdict, known)
     return result
 
 
 def _store_chunk(cur: duckdb.DuckDBPyConnection, run_id: str, policy: TriagePolicy,
                  settings: TriageSettings, result: FlagResult, chunk_id: int, doc_id: int,
-                 chunk_start: int, text: str, hits: list[Hit], verdict: Decision) -> None:
+                 chunk_start: int, text: str, hits: list[Hit], verdict: Decision,
+                 known: set[tuple[str, str, str]]) -> None:
     """Write one chunk's flags, its triage row and its redacted escalation windows."""
     result.chunks_scanned += 1
     for hit in hits:
@@ -293,7 +348,7 @@ def _store_chunk(cur: duckdb.DuckDBPyConnection, run_id: str, policy: TriagePoli
     for start, end in verdict.windows:
         rule_ids, categories = window_reasons(verdict, hits, start, end)
         if settings.redact_personal_data:
-            redacted, mapping = redact(text, start, end, hits)
+            redacted, mapping = redact(text, start, end, hits, known)
         else:
             redacted, mapping = text[start:end].strip(), []
         window_id = cur.execute(

@@ -39,7 +39,7 @@ def _triage_lines(cur: duckdb.DuckDBPyConnection, run_id: str) -> list[str]:
                          [run_id]).fetchone()[0]
     if estimate is not None:
         lines.append(f"  triage recall    estimate {estimate:.3f}, lower bound {lower:.3f} "
-                     f"over {pooled} runs ({audit[1]} of {audit[0]} audit windows judged "
+                     f"over {pooled} run(s) ({audit[1]} of {audit[0]} audit windows judged "
                      f"this run): {status}")
         if status == "below_target":
             lines.append(f"  WARNING          the recall lower bound {lower:.3f} is under the "

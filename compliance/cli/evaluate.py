@@ -97,3 +97,34 @@ def eval_labelled(
                                    recall_target))
     typer.echo(table)
     _write_json(json_path, result)
+
+
+@eval_app.command("coverage")
+def eval_coverage(
+    seeds: Annotated[int, typer.Option(help="Simulated runs (seeds 0..n-1).", min=20)] = 200,
+    audit_size: Annotated[int, typer.Option(help="Audited units per run.", min=1)] = 100,
+    delta: Annotated[float, typer.Option(help=description_of(TriageSettings, "audit_delta"),
+                                         min=0.001, max=0.5)] = 0.05,
+    json_path: Annotated[Path | None, _JSON] = None,
+) -> None:
+    """Does the audit's recall lower bound hold? An oracle judge answers from the CUAD dev
+    labels (no network); single runs and 3-run windows."""
+    from compliance.evaluation.simulation import main as simulate
+
+    simulate(["coverage", "--seeds", str(seeds), "--audit-size", str(audit_size), "--delta",
+              str(delta), *(["--json", str(json_path)] if json_path else [])])
+
+
+@eval_app.command("month")
+def eval_month(
+    nights: Annotated[int, typer.Option(help="Nightly runs.", min=2)] = 30,
+    refit_every: Annotated[int, typer.Option(help="Refit on the verdicts every N nights.",
+                                             min=0)] = 7,
+    json_path: Annotated[Path | None, _JSON] = None,
+) -> None:
+    """A simulated month of nightly runs on new CUAD contracts with the oracle judge: token
+    share and the recall estimate night by night, verdicts fed back into refits (~5 min)."""
+    from compliance.evaluation.simulation import main as simulate
+
+    simulate(["month", "--nights", str(nights), "--refit-every", str(refit_every),
+              *(["--json", str(json_path)] if json_path else [])])

@@ -135,7 +135,8 @@ def triage(run: StoredRun, settings: TriageSettings, rules: bool = True,
         texts = [document.text[chunk.start:chunk.end] for chunk in chunks]
         scanned = [(text, chunk.hits if rules else [])
                    for text, chunk in zip(texts, chunks, strict=True)]
-        verdicts = decide_document(scanned, settings, whole_document, policy)
+        verdicts = decide_document(scanned, settings, whole_document, policy,
+                                   [chunk.start for chunk in chunks], len(document.text))
         for chunk, text, verdict in zip(chunks, texts, verdicts, strict=True):
             windows = list(verdict.windows)
             if model_signals and chunk.model_signals:

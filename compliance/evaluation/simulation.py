@@ -38,7 +38,15 @@ from compliance.scoring.audit import (
 )
 from compliance.scoring.model import ClauseScorer, load_scorer
 from compliance.scoring.recall import RecallTally
-from compliance.scoring.training import PARAMS, LabelledText, read_labelled, train, unit_targets
+from compliance.scoring.training import (
+    PARAMS,
+    LabelledText,
+    feature_rules,
+    read_labelled,
+    rule_hits,
+    train,
+    unit_targets,
+)
 from compliance.scoring.units import cut_units
 
 Span = tuple[int, int]
@@ -76,11 +84,13 @@ def score_documents(scorer: ClauseScorer, documents: Sequence[LabelledText],
                     categories: tuple[str, ...] | None = None) -> list[ScoredDocument]:
     """Cut, score and judge every unit of every document (judged on the scorer's categories)."""
     categories = scorer.categories if categories is None else categories
+    rules = feature_rules(scorer.categories)
     scored = []
     for document in documents:
         units = cut_units(document.text)
-        scored.append(ScoredDocument(document, tuple(units),
-                                     np.asarray(scorer.score(document.text, units), np.float64),
+        hits = rule_hits(document.text, rules)  # what the flag stage would have stored
+        scores = scorer.score(document.text, units, hits)
+        scored.append(ScoredDocument(document, tuple(units), np.asarray(scores, np.float64),
                                      oracle_verdicts(document, units, categories)))
     return scored
 

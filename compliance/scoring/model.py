@@ -17,9 +17,27 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from compliance.rules.matching import Hit
 from compliance.scoring.features import BLOCKS, HASH_FEATURES, count_blocks, unit_texts, weigh
+from compliance.scoring.stacking import document_features, rule_features
+from compliance.scoring.units import cut_units
 
-FORMAT = "compliance-clause-scorer/1"
+FORMAT = "compliance-clause-scorer/2"
+
+
+@dataclass(frozen=True)
+class StageTwo:
+    """The second stage: standardised document features, then a logistic regression."""
+
+    rule_categories: tuple[str, ...]
+    mean: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray
+    intercept: float
+
+    def score(self, features: np.ndarray) -> np.ndarray:
+        """The log-odds that each unit holds a risk clause."""
+        return ((features - self.mean) / self.scale) @ self.coef + self.intercept
 
 
 @dataclass(frozen=True)
@@ -67,6 +85,7 @@ class ClauseScorer:
     intercept: np.ndarray
     curve: list[CurvePoint]
     meta: dict[str, Any] = field(default_factory=dict)
+    stage_two: StageTwo | None = None
     _weights: np.ndarray | None = field(default=None, repr=False, compare=False)
     # Scores kept per (text, units) when set: an evaluation re-triages the same chunks at
     # several thresholds.
@@ -93,10 +112,50 @@ class ClauseScorer:
             self._weights = np.ascontiguousarray(self.coef.T.toarray())
         return self._weights
 
-    def score(self, text: str, units: list[tuple[int, int]]) -> np.ndarray:
-        """Each unit's score: its best category's."""
-        scores = self.score_categories(text, units)
-        return scores.max(axis=1) if len(scores) else np.zeros(0, dtype=np.float32)
+    def score(self, text: str, units: list[tuple[int, int]],
+              hits: list[Hit] | None = None) -> np.ndarray:
+        """Each unit's score, for units of one whole document text (its rule hits given)."""
+        return self.rescore(self.score_categories(text, units), units, len(text), hits or [])
+
+    def rescore(self, scores: np.ndarray, units: list[tuple[int, int]], length: int,
+                hits: list[Hit]) -> np.ndarray:
+        """Final scores of a document's units from their category scores: the second stage,
+        or the best category's score when the model has none."""
+        if not len(scores):
+            return np.zeros(0, dtype=np.float32)
+        if self.stage_two is None:
+            return scores.max(axis=1)
+        rules = rule_features(units, hits, self.stage_two.rule_categories)
+        features = document_features(scores, units, length, rules)
+        return self.stage_two.score(features).astype(np.float32)
+
+    def score_document(self, chunks: list[tuple[int, str, list[Hit]]], length: int
+                       ) -> list[list[tuple[int, int, float, str]]]:
+        """Score every unit of a document given as (chunk start, chunk text, chunk hits).
+
+        Returns, per chunk, (start, end, score, category) in chunk offsets: the category is
+        the first stage's best, the score the document-level one.
+        """
+        spans: list[list[tuple[int, int]]] = [cut_units(text) for _, text, _ in chunks]
+        category_scores = [self.score_categories(text, units)
+                           for (_, text, _), units in zip(chunks, spans, strict=True)]
+        document_units = [(offset + a, offset + b)
+                          for (offset, _, _), units in zip(chunks, spans, strict=True)
+                          for a, b in units]
+        document_hits = [Hit(h.rule_id, h.category, h.severity, h.action, offset + h.start,
+                             offset + h.end, h.pack, h.pack_version, h.redact_as)
+                         for offset, _, hits in chunks for h in hits]
+        stacked = (np.vstack(category_scores) if document_units
+                   else np.zeros((0, len(self.categories)), dtype=np.float32))
+        final = self.rescore(stacked, document_units, length, document_hits)
+        result: list[list[tuple[int, int, float, str]]] = []
+        row = 0
+        for units, scores in zip(spans, category_scores, strict=True):
+            result.append([(a, b, float(final[row + i]),
+                            self.categories[int(scores[i].argmax())])
+                           for i, (a, b) in enumerate(units)])
+            row += len(units)
+        return result
 
     def operating_point(self, recall_target: float) -> OperatingPoint:
         """The operating point of its cross-validated curve for a recall target."""
@@ -112,9 +171,16 @@ class ClauseScorer:
                    "coef.indices": coef.indices.astype(np.int32),
                    "coef.data": coef.data.astype(np.float16),
                    "intercept": self.intercept.astype(np.float32)}
+        two = self.stage_two
+        if two is not None:
+            arrays |= {"two.mean": two.mean.astype(np.float64),
+                       "two.scale": two.scale.astype(np.float64),
+                       "two.coef": two.coef.astype(np.float64),
+                       "two.intercept": np.array([two.intercept], dtype=np.float64)}
         header = {"format": FORMAT, "version": self.version, "categories": list(self.categories),
                   "hash_features": HASH_FEATURES, "blocks": [b.name for b in BLOCKS],
                   "curve": [p.__dict__ for p in self.curve], "meta": self.meta,
+                  "rule_categories": list(two.rule_categories) if two else None,
                   "arrays": [[name, str(a.dtype), list(a.shape)] for name, a in arrays.items()]}
         head = json.dumps(header, sort_keys=True).encode()
         body = b"".join(a.tobytes() for a in arrays.values())
@@ -142,10 +208,15 @@ class ClauseScorer:
         coef = sp.csr_matrix((arrays["coef.data"].astype(np.float32), arrays["coef.indices"],
                               arrays["coef.indptr"]),
                              shape=(len(categories), HASH_FEATURES * len(BLOCKS)))
+        two = None
+        if header.get("rule_categories") is not None:
+            two = StageTwo(tuple(header["rule_categories"]), arrays["two.mean"].copy(),
+                           arrays["two.scale"].copy(), arrays["two.coef"].copy(),
+                           float(arrays["two.intercept"][0]))
         return cls(header["version"], categories,
                    [arrays[f"idf:{b.name}"].astype(np.float32) for b in BLOCKS], coef,
                    arrays["intercept"].astype(np.float32),
-                   [CurvePoint(**p) for p in header["curve"]], header["meta"])
+                   [CurvePoint(**p) for p in header["curve"]], header["meta"], two)
 
 
 def load_scorer(path: Path, sha256: str | None = None) -> ClauseScorer:

@@ -19,23 +19,28 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
 from sklearn.svm import LinearSVC
 
-from compliance.scoring import features, model, units
+from compliance.rules.loader import load_rules
+from compliance.rules.matching import Hit, Rule
+from compliance.scoring import features, model, stacking, units
 from compliance.scoring.features import count_blocks, idf_of, unit_texts, weigh
-from compliance.scoring.model import ClauseScorer, CurvePoint
+from compliance.scoring.model import ClauseScorer, CurvePoint, StageTwo
 from compliance.scoring.recall import RecallTally
+from compliance.scoring.stacking import document_features, rule_features
 from compliance.scoring.units import cut_units
 
 PARAMS: dict[str, Any] = {
-    "C": 0.1,  # chosen on cross-validation of the training set (see docs/triage.md)
+    "C": 0.05,  # chosen on cross-validation of the training set (README, "Scorers tried")
     "class_weight": "balanced",
     "folds": 5,
     "seed": 0,
     "max_weights": 250_000,  # largest weights kept; the rest are ~0 and would bloat the file
     "positive_label_share": 0.5,  # a unit holding half a clause is a positive of its category
     "positive_unit_share": 0.3,  # ... or one that is 30% clause
+    "stage_two_C": 1.0,  # the second stage's regularisation (few inputs: barely binding)
 }
 CURVE_QUANTILES = np.round(np.arange(0.50, 0.995, 0.005), 3)
 
@@ -80,6 +85,8 @@ class Dataset:
     blocks: list[sp.csr_matrix]
     targets: np.ndarray  # units x categories, 0/1
     groups: np.ndarray  # document index of each unit
+    rules: np.ndarray  # units x rule categories: rule_features
+    rule_categories: tuple[str, ...]
 
     def rows_of(self, document: int) -> slice:
         start = int(np.searchsorted(self.groups, document, side="left"))
@@ -100,10 +107,27 @@ def unit_targets(spans: list[tuple[int, int]], labels: Iterable[tuple[str, int, 
     return targets
 
 
-def build_dataset(documents: list[LabelledText], params: dict[str, Any]) -> Dataset:
-    """Cut every document into units and count their features."""
+def feature_rules(categories: Iterable[str]) -> list[Rule]:
+    """The rules whose hits the scorer reads: every rule of a pack that has a rule in one of
+    the scorer's categories (the contract pack), except entity rules (they need spaCy)."""
+    wanted = set(categories)
+    rules = load_rules().rules
+    packs = {rule.pack for rule in rules if rule.category in wanted}
+    return [rule for rule in rules if rule.pack in packs and not rule.entities]
+
+
+def rule_hits(text: str, rules: list[Rule]) -> list[Hit]:
+    """The hits of the given rules in a text (what the flag stage stores for them)."""
+    return [hit for rule in rules for hit in rule.find(text, [])]
+
+
+def build_dataset(documents: list[LabelledText], params: dict[str, Any],
+                  rule_set: list[Rule] | None = None) -> Dataset:
+    """Cut every document into units, count their features and read their rule hits."""
     categories = tuple(sorted({c for d in documents for c, _, _ in d.labels}))
-    all_units, own, context, targets, groups = [], [], [], [], []
+    rule_set = feature_rules(categories) if rule_set is None else rule_set
+    rule_categories = tuple(sorted({rule.category for rule in rule_set}))
+    all_units, own, context, targets, groups, rules = [], [], [], [], [], []
     for index, document in enumerate(documents):
         spans = cut_units(document.text)
         all_units.append(spans)
@@ -111,9 +135,10 @@ def build_dataset(documents: list[LabelledText], params: dict[str, Any]) -> Data
         own += texts
         context += around
         targets.append(unit_targets(spans, document.labels, categories, params))
+        rules.append(rule_features(spans, rule_hits(document.text, rule_set), rule_categories))
         groups += [index] * len(spans)
     return Dataset(documents, all_units, categories, count_blocks(own, context),
-                   np.vstack(targets), np.asarray(groups))
+                   np.vstack(targets), np.asarray(groups), np.vstack(rules), rule_categories)
 
 
 def fit(data: Dataset, rows: np.ndarray, params: dict[str, Any]
@@ -167,6 +192,46 @@ def cross_validated_scores(data: Dataset, params: dict[str, Any],
     return scores
 
 
+def stage_two_inputs(data: Dataset, scores: np.ndarray, documents: Iterable[int]
+                     ) -> np.ndarray:
+    """The second stage's inputs for the units of the given documents, from their scores."""
+    parts = []
+    for index in documents:
+        rows = data.rows_of(index)
+        parts.append(document_features(scores[rows], data.units[index],
+                                       len(data.documents[index].text), data.rules[rows]))
+    return np.vstack(parts)
+
+
+def fit_stage_two(inputs: np.ndarray, targets: np.ndarray, rule_categories: tuple[str, ...],
+                  params: dict[str, Any]) -> StageTwo:
+    """Standardise the inputs and fit the logistic regression on 'any category' targets."""
+    mean = inputs.mean(axis=0)
+    scale = inputs.std(axis=0)
+    scale[scale == 0] = 1
+    regression = LogisticRegression(C=params["stage_two_C"], class_weight="balanced",
+                                    max_iter=5000, random_state=params["seed"])
+    regression.fit((inputs - mean) / scale, targets)
+    return StageTwo(rule_categories, mean, scale, regression.coef_[0].astype(np.float64),
+                    float(regression.intercept_[0]))
+
+
+def cross_validated_stage_two(data: Dataset, scores: np.ndarray, evaluated: int,
+                              params: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Out-of-fold second-stage scores of the evaluated documents' units (folds as the first
+    stage's), and the inputs of all of them for the final fit."""
+    main = np.flatnonzero(data.groups < evaluated)
+    inputs = stage_two_inputs(data, scores, range(evaluated))
+    targets = data.targets[main].max(axis=1)
+    final = np.zeros(len(data.groups), dtype=np.float32)
+    folds = GroupKFold(n_splits=params["folds"])
+    for train_part, test_part in folds.split(main, groups=data.groups[main]):
+        two = fit_stage_two(inputs[train_part], targets[train_part], data.rule_categories,
+                            params)
+        final[main[test_part]] = two.score(inputs[test_part])
+    return final, inputs
+
+
 def selection_tally(data: Dataset, best: np.ndarray, threshold: float,
                     documents: Iterable[int]) -> RecallTally:
     """Recall and share when units whose best score reaches the threshold escalate."""
@@ -180,10 +245,9 @@ def selection_tally(data: Dataset, best: np.ndarray, threshold: float,
     return tally
 
 
-def recall_curve(data: Dataset, scores: np.ndarray, evaluated: int) -> list[CurvePoint]:
+def recall_curve(data: Dataset, best: np.ndarray, evaluated: int) -> list[CurvePoint]:
     """Recall and share of the first `evaluated` documents at thresholds spread over the
-    score distribution."""
-    best = scores.max(axis=1)
+    distribution of their units' final scores."""
     rows = data.groups < evaluated
     points = []
     for threshold in sorted({round(float(t), 4)
@@ -197,16 +261,17 @@ def recall_curve(data: Dataset, scores: np.ndarray, evaluated: int) -> list[Curv
 def code_digest() -> str:
     """sha256 of the code that turns labelled text into a model."""
     digest = hashlib.sha256()
-    for module in (units, features, model):
+    for module in (units, features, model, stacking):
         digest.update(Path(module.__file__).read_bytes())
     digest.update(Path(__file__).read_bytes())
     return digest.hexdigest()
 
 
 def model_version(data_sha256: str, params: dict[str, Any]) -> str:
-    """The scorer's version: a hash of its code, its training data and its parameters."""
-    payload = json.dumps({"code": code_digest(), "data": data_sha256, "params": params},
-                         sort_keys=True)
+    """The scorer's version: a hash of its code, its training data, its parameters and the
+    rule packs whose hits it reads."""
+    payload = json.dumps({"code": code_digest(), "data": data_sha256, "params": params,
+                          "rules": load_rules().version}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
@@ -224,14 +289,18 @@ def train(documents: list[LabelledText], data_sha256: str,
     extra = [LabelledText(d.doc_id, d.text, tuple(x for x in d.labels if x[0] in categories))
              for d in extra]
     data = build_dataset(documents + extra, params)
-    curve = recall_curve(data, cross_validated_scores(data, params, len(documents)),
-                         len(documents))
+    evaluated = len(documents)
+    first = cross_validated_scores(data, params, evaluated)
+    final, inputs = cross_validated_stage_two(data, first, evaluated, params)
+    curve = recall_curve(data, final, evaluated)
     idfs, coef, intercept = fit(data, np.arange(len(data.groups)), params)
+    main = np.flatnonzero(data.groups < evaluated)
+    two = fit_stage_two(inputs, data.targets[main].max(axis=1), data.rule_categories, params)
     meta = {"params": params, "data_sha256": data_sha256, "documents": len(documents),
             "labels": sum(len(d.labels) for d in documents), "units": int(len(data.groups)),
-            "extra_labels": len(extra)}
+            "extra_labels": len(extra), "rules_version": load_rules().version}
     return ClauseScorer(model_version(data_sha256, params), data.categories, idfs, coef,
-                        intercept, curve, meta)
+                        intercept, curve, meta, two)
 
 
 def file_sha256(path: Path) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -125,6 +125,21 @@ class FailedDocument:
 
 
 @dataclass(frozen=True)
+class RecallRow:
+    """The latest audited recall estimate of one category (or 'all')."""
+
+    category: str
+    estimate: float | None
+    lower_bound: float | None
+    escalated_positives: int
+    audited: int
+    audited_positives: int
+    runs_pooled: int
+    recall_target: float | None
+    status: str
+
+
+@dataclass(frozen=True)
 class ReportData:
     """Everything the page shows."""
 
@@ -141,6 +156,7 @@ class ReportData:
     open_by_severity: dict[str, int]
     top_findings: list[FindingRow]
     failed_documents: list[FailedDocument]
+    triage_recall: list[RecallRow] = field(default_factory=list)
 
     @property
     def open_findings(self) -> int:
@@ -308,6 +324,13 @@ def _failed_documents(conn: duckdb.DuckDBPyConnection, unmask: bool) -> list[Fai
             for r in failed_documents(conn).records()]
 
 
+def _triage_recall(conn: duckdb.DuckDBPyConnection) -> list[RecallRow]:
+    rows = _records(conn, "SELECT category, estimate, lower_bound, escalated_positives, "
+                          "audited, audited_positives, runs_pooled, recall_target, status "
+                          "FROM triage_recall ORDER BY category = 'all' DESC, category")
+    return [RecallRow(**row) for row in rows]
+
+
 def build_report_data(conn: duckdb.DuckDBPyConnection, unmask: bool = False,
                       days: int = 30) -> ReportData:
     """Read what the page shows from the analyst views."""
@@ -321,4 +344,4 @@ def build_report_data(conn: duckdb.DuckDBPyConnection, unmask: bool = False,
         windows=_window_counts(conn, [run.run_id for run in runs]),
         chunks_current=chunks_current, chunks_current_sent=chunks_current_sent,
         open_by_severity=open_findings_by_severity(conn), top_findings=_top_findings(conn, unmask),
-        failed_documents=_failed_documents(conn, unmask))
+        failed_documents=_failed_documents(conn, unmask), triage_recall=_triage_recall(conn))

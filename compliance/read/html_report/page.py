@@ -321,6 +321,36 @@ def _findings_section(data: ReportData) -> str:
         f"<h3>{esc(shown)} open findings</h3>{table}</section>")
 
 
+def _recall_section(data: ReportData) -> str:
+    rows = data.triage_recall
+    table = _table(
+        [("Category", ""), ("Estimated recall", "num"), ("Lower bound", "num"),
+         ("Escalated findings", "num"), ("Audited", "num"), ("Audit findings", "num"),
+         ("Status", "")],
+        ([esc(row.category.replace("_", " ")), esc(percent(row.estimate)),
+          esc(percent(row.lower_bound)), num(row.escalated_positives), num(row.audited),
+          num(row.audited_positives),
+          _pill(row.status.replace("_", " "),
+                "failed" if row.status == "below_target" else "ok")]
+         for row in rows),
+        "No audit yet: runs with the clause scorer and escalation on estimate it.",
+        ' class="recall"')
+    overall = next((row for row in rows if row.category == "all"), None)
+    lede = ('<p class="lede">What triage misses, estimated from the cloud judge\'s verdicts on '
+            "escalated clauses and on a random sample of those it did not send (view "
+            "<code>triage_recall</code>; the lower bound holds with the run's confidence "
+            "level).</p>")
+    warning = ""
+    if overall is not None and overall.status == "below_target":
+        warning = (f'<p class="warning">The recall lower bound '
+                   f"{esc(percent(overall.lower_bound))} is under the target "
+                   f"{esc(percent(overall.recall_target))}: triage may be missing risky "
+                   "clauses.</p>")
+    pooled = f" over {overall.runs_pooled} run(s)" if overall is not None else ""
+    return (f'<section id="recall"><h2>Triage recall{esc(pooled)}</h2>{lede}{warning}'
+            f"{table}</section>")
+
+
 def _failed_section(data: ReportData) -> str:
     table = _table(
         [("Document", "path"), ("Version", "num"), ("Format", ""), ("Status", ""),
@@ -363,7 +393,7 @@ def render_page(data: ReportData) -> str:
         f"{esc(utc_minute(data.generated_at))} UTC</p></header>{banner}<main>"
         f"{_cards(data, totals)}{_spend_section(data)}{_escalation_section(data, totals)}"
         f"{_savings_section(data, totals)}{_cache_section(data, totals)}"
-        f"{_findings_section(data)}{_failed_section(data)}</main>"
+        f"{_findings_section(data)}{_recall_section(data)}{_failed_section(data)}</main>"
         f"<footer>{esc(privacy)} Figures come from the results database’s views; money is "
         "USD from the price table, local compute included.</footer></body></html>\n")
 

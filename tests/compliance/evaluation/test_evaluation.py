@@ -205,7 +205,7 @@ def test_eval_contracts_runs_the_real_pipeline(prefect_harness, tmp_path: Path) 
     from compliance.evaluation.runner import EvalOptions, evaluate_contracts
 
     table, result = evaluate_contracts(FIXTURES / "tiny_contracts.jsonl",
-                                       EvalOptions(workdir=tmp_path), sweep=True)
+                                       EvalOptions(workdir=tmp_path, scorer="off"), sweep=True)
     assert result["labels"] == 3
     assert result["recall"]["audit_rights"] == 1.0
     assert result["recall"]["exclusivity"] == 1.0
@@ -219,3 +219,12 @@ def test_eval_contracts_runs_the_real_pipeline(prefect_harness, tmp_path: Path) 
     assert recalls == sorted(recalls, reverse=True)  # a higher threshold never finds more
     assert "| audit_rights | 1 | 1 | 1.000 |" in table
     assert "Recall against escalation" in table
+    # The default: the clause scorer, its cross-validated curve and a sweep over recall targets.
+    table, result = evaluate_contracts(FIXTURES / "tiny_contracts.jsonl",
+                                       EvalOptions(workdir=tmp_path / "scorer"), sweep=True)
+    assert result["labels"] == 3 and result["scorer_version"]
+    assert [row["recall_target"] for row in result["cross_validation"]][-2:] == [0.95, 0.97]
+    assert all(row["cv_recall"] >= row["recall_target"] for row in result["cross_validation"])
+    points = [p["point"] for p in result["sweep"]]
+    assert points[-1] == "rules alone" and "target 0.95" in points
+    assert "cross-validation grouped by contract" in table

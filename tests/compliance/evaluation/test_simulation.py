@@ -30,7 +30,7 @@ from compliance.evaluation.simulation import (
 )
 from compliance.scoring.audit import estimate_recall
 from compliance.scoring.model import load_scorer
-from compliance.scoring.training import LabelledText
+from compliance.scoring.training import LabelledText, feature_rules, rule_hits
 from compliance.scoring.units import cut_units
 
 CATEGORIES = ("audit_rights", "non_compete")
@@ -203,7 +203,8 @@ def test_simulate_run_with_the_shipped_scorer(scorer):
     per_category = np.zeros((2, len(scorer.categories)), dtype=int)
     for document in documents:
         spans = cut_units(document.text)
-        scores = scorer.score(document.text, spans)
+        hits = rule_hits(document.text, feature_rules(scorer.categories))
+        scores = scorer.score(document.text, spans, hits)
         verdicts = oracle_verdicts(document, spans, scorer.categories).astype(bool)
         chosen = scores >= threshold
         units += len(spans)

@@ -45,9 +45,12 @@ def fake():
 
 
 def run_flow(source: Path, db_path: Path, **overrides):
+    """A run with the rule packs alone: these tests pin the escalation mechanics on rule windows
+    (the clause scorer and its audit have tests/flows/test_triage_audit.py)."""
     from flows.pipeline import compliance_pipeline
 
-    values = {"source": str(source), "db_path": str(db_path), "summarize": "off", **overrides}
+    values = {"source": str(source), "db_path": str(db_path), "summarize": "off",
+              "scorer": "off", **overrides}
     return compliance_pipeline(PipelineParams(**values))
 
 
@@ -496,6 +499,7 @@ def test_retriage_applies_new_rules_without_reparsing(sync_run, tmp_path, fake, 
                           "chunks), (SELECT count(*) FROM texts)").fetchone()
     conn.close()
     result = compliance_retriage(PipelineParams(source=str(tmp_path), db_path=str(db_path),
+                                                scorer="off",
                                                 anthropic_base_url=fake.base_url))
     assert result["chunks_scanned"] == before[1]
     conn = duckdb.connect(str(db_path), read_only=True)
