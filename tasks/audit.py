@@ -203,9 +203,14 @@ def recall_over_window(db: Database, policy: TriagePolicy, settings: TriageSetti
             tallies.append(BandTally(band, population, len(audited), sum(audited)))
         return estimate_recall(escalated, tallies, settings.audit_delta)
 
+    audited = sum(1 for _, purpose, _, judged, _, _ in windows if purpose == "audit" and judged)
+    if not any(judged for *_, judged, _, _ in windows):
+        # Nothing judged yet (no key, escalation off, a batch still out): no estimate, rather
+        # than a recall of 0 from a sample nobody has looked at.
+        report.status = "awaiting_verdicts" if report.awaiting else "no_audit"
+        return report
     report.overall = estimate(set(categories))
     report.by_category = {category: estimate({category}) for category in categories}
-    audited = sum(1 for _, purpose, _, judged, _, _ in windows if purpose == "audit" and judged)
     if audited == 0:
         report.status = "awaiting_verdicts" if report.awaiting else "no_audit"
     elif report.awaiting:

@@ -147,3 +147,15 @@ def test_triage_train_stores_an_inactive_model_until_activated(audited_run, tmp_
     back = runner.invoke(app, ["triage", "activate", "--shipped", "--db", str(db_path)])
     assert back.exit_code == 0 and scalar(db_path, "SELECT count(*) FROM scorer_models "
                                                    "WHERE active") == 0
+
+
+def test_without_verdicts_there_is_no_estimate_only_a_status(samples_run):
+    # `make run` without a key: the audit sample waits with the escalations, and the run says
+    # so instead of reporting a recall of 0 from a sample nobody has judged.
+    _, db_path, result = samples_run
+    row = query(db_path, "SELECT recall_status, recall_estimate, recall_lower_bound FROM runs "
+                         "WHERE run_id = ?", [result["run_id"]])[0]
+    assert row == ("awaiting_verdicts", None, None)
+    assert scalar(db_path, "SELECT count(*) FROM escalation_windows WHERE purpose = 'audit' "
+                           "AND status = 'pending'") > 0
+    assert "triage recall    awaiting_verdicts" in result["summary"]
