@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from compliance.scoring.training import category_key
 
 
 @dataclass(frozen=True)
@@ -39,11 +40,6 @@ class LabelledDocument:
             shutil.copyfile(self.source_file, target)
         else:
             target.write_text(self.text or "", encoding="utf-8")
-
-
-def category_key(name: str) -> str:
-    """A CUAD category name as a rule category: Audit Rights becomes audit_rights."""
-    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
 
 
 def load_cuad(path: Path, pdf: bool = False) -> list[LabelledDocument]:

@@ -17,8 +17,7 @@ from dataclasses import dataclass, field
 from compliance.evaluation.align import compact, covered_fraction, locate
 from compliance.evaluation.labelled import Label, LabelledDocument
 from compliance.rules.matching import merge_spans
-
-FOUND_AT = 0.5
+from compliance.scoring.recall import FOUND_AT
 
 
 @dataclass(frozen=True)
