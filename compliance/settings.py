@@ -71,6 +71,24 @@ class IngestSettings(_Settings):
     parse_timeout_seconds: float = Field(300, gt=0, description="Parsing one file longer than "
                                          "this marks it 'timeout'.")
     parse_workers: int = Field(2, ge=1, le=32, description="Parser processes.")
+    parse_memory_mb: int = Field(1536, ge=768, description="Address space of one parser "
+                                 "process (its libraries take about 560 MB); a file that needs "
+                                 "more is 'too_large'. Two workers at the default fit a 4 GB "
+                                 "machine.")
+    max_text_mb: float = Field(50, gt=0, description="Most text kept from one file, in "
+                               "millions of characters; the rest is dropped and the file is "
+                               "'partial'.")
+    max_pages: int = Field(2000, ge=1, description="Most PDF pages read from one file; the rest "
+                           "are skipped and the file is 'partial'.")
+    max_unpacked_mb: float = Field(500, gt=0, description="Most bytes a zip-based file (DOCX, "
+                                   "PPTX, ZIP) may declare uncompressed; more is 'too_large' "
+                                   "and nothing is unpacked.")
+    max_zip_ratio: float = Field(200, gt=1, description="Compression ratio past which a zip "
+                                 "member over 10 MB is a zip bomb ('too_large', not unpacked).")
+    max_attachment_depth: int = Field(3, ge=0, le=10, description="How deep attachments inside "
+                                      "attachments (e-mails, archives, PDFs) are read.")
+    max_attachments: int = Field(100, ge=0, description="Most attachments read from one "
+                                 "document; the rest are skipped and the document is 'partial'.")
 
     @property
     def max_file_bytes(self) -> int:
@@ -187,6 +205,15 @@ class EscalationSettings(_Settings):
     def daily_budget(self) -> Decimal | None:
         """The daily cap as an exact amount."""
         return _decimal(self.daily_budget_usd)
+
+
+class StartupSettings(_Settings):
+    """How a command starts Prefect: not a run parameter (a flow run already has its server)."""
+
+    prefect_startup_timeout_seconds: float = Field(
+        90, gt=0, le=3600, description="How long a command waits for its temporary Prefect API "
+        "server to answer, tried twice (Prefect's own default, 20 s, is too short on a loaded "
+        "machine). Not used when PREFECT_API_URL names a server.")
 
 
 class PipelineParams(EscalationSettings, SummarizeSettings, TriageSettings,

@@ -20,7 +20,7 @@ from prefect.runtime import flow_run
 from compliance import context
 from compliance.rules import masking
 from compliance.settings import PipelineParams
-from compliance.store import runlock
+from compliance.store import runlock, runs
 from flows import artifacts
 from tasks import (
     audit,
@@ -72,6 +72,7 @@ def compliance_pipeline(params: PipelineParams = DEFAULT_PARAMS) -> dict[str, An
     inputs = context.load_inputs(params)
     with hold_database(params, "compliance-pipeline") as flow_run_id:
         with context.running(params, inputs, "prefect", flow_run_id) as ctx:
+            report_interrupted(ctx)
             return _run(ctx, params, flow_run_id)
 
 
@@ -84,8 +85,17 @@ def hold_database(params: PipelineParams, flow_name: str) -> Iterator[str | None
             params.db_path, run=f"flow run {flow_run_id or '?'} ({flow_name})",
             flow_run_id=flow_run_id, timeout=params.lock_timeout_seconds,
             on_wait=lambda why: logger.warning(
-                "waiting: %s; this run starts when that one has finished", why)):
+                "waiting: %s; this run starts when that one has finished", why),
+            on_takeover=lambda done: logger.warning("taking over: %s", done)):
         yield flow_run_id
+
+
+def report_interrupted(ctx: context.RunContext) -> None:
+    """Say which runs this run found dead (open_run marked them interrupted)."""
+    with ctx.db.cursor() as cur:
+        found = runs.interrupted_runs(cur, ctx.run_id)
+    for run_id, error in found:
+        get_run_logger().warning("run %s was %s", run_id, error)
 
 
 def _run(ctx: context.RunContext, params: PipelineParams,
@@ -97,6 +107,7 @@ def _run(ctx: context.RunContext, params: PipelineParams,
     def stage(stage_task: Any, *args: Any) -> Any:
         nonlocal current
         current = stage_task.name
+        runs.note_stage(ctx.db, ctx.run_id, current)  # where it stopped, should it be killed
         return stage_task.with_options(**timeout)(ctx, *args)
 
     current = "take-inventory"

@@ -115,13 +115,20 @@ def draw_audit(db: Database, run_id: str, policy: TriagePolicy, rules: RuleSet,
                       _seed(run_id))
     draw.sampled = len(plan.picks)
     probability = {tally.band: tally.inclusion_probability for tally in plan.tallies}
+    held: tuple[int, str] | None = None  # the last document's text: picks come in unit order
     with db.transaction() as cur:
         for index in plan.picks:
             chunk_id, doc_id, start, end, _score, category = units[index]
-            chunk_start, text = cur.execute(
-                "SELECT c.char_start, substring(t.text, c.char_start + 1, "
-                "c.char_end - c.char_start) FROM chunks c JOIN documents d USING (doc_id) "
-                "JOIN texts t USING (text_sha256) WHERE c.chunk_id = ?", [chunk_id]).fetchone()
+            if held is None or held[0] != doc_id:
+                # Sliced here, not with SQL substring(): that counts characters from the start
+                # of the text on every call, quadratic in a long document.
+                held = (doc_id, cur.execute(
+                    "SELECT t.text FROM documents d JOIN texts t USING (text_sha256) "
+                    "WHERE d.doc_id = ?", [doc_id]).fetchone()[0])
+            chunk_start, chunk_end = cur.execute(
+                "SELECT char_start, char_end FROM chunks WHERE chunk_id = ?",
+                [chunk_id]).fetchone()
+            text = held[1][chunk_start:chunk_end]
             hits, known = _stored_hits(db, rules, chunk_id, chunk_start, policy.version)
             if settings.redact_personal_data:
                 redacted, mapping = redact(text, start - chunk_start, end - chunk_start, hits,

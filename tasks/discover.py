@@ -15,6 +15,17 @@ class SourceFile:
     rel_path: str
     size_bytes: int
     mtime_ns: int
+    disk_path: str | None = None  # the name on disk, when it is not UTF-8 and rel_path cannot be
+
+
+def storable_name(rel_path: str) -> str:
+    """A path the database can hold: bytes that are not UTF-8 written as \\xff escapes."""
+    try:
+        rel_path.encode("utf-8")
+    except UnicodeEncodeError:
+        # os.walk decodes them as lone surrogates, which no UTF-8 column accepts.
+        return rel_path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return rel_path
 
 
 def matches_globs(rel_path: str, include: list[str], exclude: list[str]) -> bool:
@@ -38,7 +49,8 @@ def discover_files(root: Path, include: list[str], exclude: list[str]) -> list[S
         subdirs.sort()
         for name in sorted(files):
             path = Path(directory) / name
-            rel_path = path.relative_to(root).as_posix()
+            disk_path = path.relative_to(root).as_posix()
+            rel_path = storable_name(disk_path)
             if not matches_globs(rel_path, include, exclude):
                 continue
             try:
@@ -47,5 +59,6 @@ def discover_files(root: Path, include: list[str], exclude: list[str]) -> list[S
                 continue  # a dangling symlink or a file deleted while walking
             if not path.is_file():
                 continue
-            found.append(SourceFile(rel_path, stat.st_size, stat.st_mtime_ns))
+            found.append(SourceFile(rel_path, stat.st_size, stat.st_mtime_ns,
+                                    None if rel_path == disk_path else disk_path))
     return found

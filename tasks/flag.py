@@ -41,20 +41,45 @@ class FlagResult:
     flags_by_category: Counter = field(default_factory=Counter)
 
 
-def chunks_to_flag(cur: duckdb.DuckDBPyConnection, rules_version: str) -> list[tuple]:
-    """Current chunks without a triage decision for this triage policy version."""
+def documents_to_flag(cur: duckdb.DuckDBPyConnection, rules_version: str
+                      ) -> list[tuple[int, str]]:
+    """(doc_id, text_sha256) of current documents with chunks not triaged for this version."""
     return cur.execute(
         f"""
-        SELECT c.chunk_id, c.doc_id, c.char_start, c.char_end,
-               substring(t.text, c.char_start + 1, c.char_end - c.char_start)
-        FROM chunks c JOIN documents d USING (doc_id) JOIN texts t USING (text_sha256)
+        SELECT d.doc_id, d.text_sha256 FROM documents d
         WHERE {readable_current("d")}
+          AND EXISTS (SELECT 1 FROM chunks c WHERE c.doc_id = d.doc_id
+                      AND NOT EXISTS (SELECT 1 FROM triage r WHERE r.chunk_id = c.chunk_id
+                                      AND r.rules_version = ?))
+        ORDER BY d.doc_id
+        """,
+        [rules_version],
+    ).fetchall()
+
+
+def chunks_to_flag(cur: duckdb.DuckDBPyConnection, doc_id: int, rules_version: str
+                   ) -> list[tuple[int, int, int]]:
+    """(chunk_id, char_start, char_end) of one document's chunks not triaged for this version.
+
+    Offsets only: the text is sliced from the document's text, fetched once. SQL substring()
+    counts characters from the start of the text on every call, quadratic in its size.
+    """
+    return cur.execute(
+        """
+        SELECT c.chunk_id, c.char_start, c.char_end FROM chunks c
+        WHERE c.doc_id = ?
           AND NOT EXISTS (SELECT 1 FROM triage r WHERE r.chunk_id = c.chunk_id
                           AND r.rules_version = ?)
         ORDER BY c.chunk_id
         """,
-        [rules_version],
+        [doc_id, rules_version],
     ).fetchall()
+
+
+def document_text(cur: duckdb.DuckDBPyConnection, text_sha256: str) -> str:
+    """A stored document text, by its sha256 (empty when it is missing)."""
+    row = cur.execute("SELECT text FROM texts WHERE text_sha256 = ?", [text_sha256]).fetchone()
+    return row[0] if row else ""
 
 
 def clause_bounds(text: str, start: int, end: int) -> tuple[int, int]:
@@ -285,20 +310,24 @@ def flag_stored_chunks(db: Database, run_id: str, rules: RuleSet,
     policy = policy or TriagePolicy(rules.version)
     result = FlagResult()
     with db.cursor() as cur:
-        rows = chunks_to_flag(cur, policy.version)
-    documents: dict[int, list[tuple]] = {}
-    for row in rows:
-        documents.setdefault(row[1], []).append(row)
-    for doc_rows in documents.values():
-        scanned = [(text, rules.scan(text)) for *_, text in doc_rows]
+        documents = documents_to_flag(cur, policy.version)
+    # One document in memory at a time: its text, its chunks' slices and their hits (the
+    # scorer and the whole-document policy read a document whole), never the run's texts.
+    for doc_id, text_sha in documents:
+        with db.cursor() as cur:
+            chunks = chunks_to_flag(cur, doc_id, policy.version)
+            text = document_text(cur, text_sha)
+        scanned = [(piece, rules.scan(piece))
+                   for piece in (text[start:end] for _, start, end in chunks)]
+        del text
         verdicts = decide_document(scanned, settings, rules.whole_document, policy,
-                                   [row[2] for row in doc_rows])
+                                   [start for _, start, _ in chunks])
         known = known_personal_data(scanned)
         with db.transaction() as cur:
-            for (chunk_id, doc_id, chunk_start, _end, text), (_, hits), verdict in zip(
-                    doc_rows, scanned, verdicts, strict=True):
+            for (chunk_id, chunk_start, _end), (chunk_text, hits), verdict in zip(
+                    chunks, scanned, verdicts, strict=True):
                 _store_chunk(cur, run_id, policy, settings, result, chunk_id, doc_id,
-                             chunk_start, text, hits, verdict, known)
+                             chunk_start, chunk_text, hits, verdict, known)
     return result
 
 

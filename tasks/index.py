@@ -39,17 +39,25 @@ def _pending_chunks(cur: duckdb.DuckDBPyConnection) -> list[_PendingChunk]:
         """).fetchall()
 
 
-def _chunk_texts(cur: duckdb.DuckDBPyConnection,
-                 batch: list[_PendingChunk]) -> list[tuple[str, str]]:
-    """(chunk_hash, chunk text) for a batch of pending chunks."""
+def _chunk_texts(cur: duckdb.DuckDBPyConnection, batch: list[_PendingChunk],
+                 held: dict[str, str]) -> list[tuple[str, str]]:
+    """(chunk_hash, chunk text) for a batch of pending chunks.
+
+    held: the document texts the previous batch fetched; those this batch needs stay, the rest
+    are dropped, so a long document's text is fetched once, not once per batch.
+    """
     # Sliced here, not with SQL substring(): DuckDB counts characters from the start of the
     # UTF-8 string on every call, quadratic over a long document (40x slower on the corpus).
-    shas = sorted({sha for _, sha, _, _ in batch if sha is not None})
-    texts = dict(cur.execute(
-        "SELECT text_sha256, text FROM texts WHERE text_sha256 IN (SELECT unnest(?::VARCHAR[]))",
-        [shas]).fetchall())
+    shas = {sha for _, sha, _, _ in batch if sha is not None}
+    for sha in set(held) - shas:
+        del held[sha]
+    missing = sorted(shas - set(held))
+    if missing:
+        held.update(cur.execute(
+            "SELECT text_sha256, text FROM texts "
+            "WHERE text_sha256 IN (SELECT unnest(?::VARCHAR[]))", [missing]).fetchall())
     # A chunk whose text is missing is indexed as empty, so that it is not pending forever.
-    return [(key, texts.get(sha, "")[start:end]) for key, sha, start, end in batch]
+    return [(key, held.get(sha, "")[start:end]) for key, sha, start, end in batch]
 
 
 def _pending_summaries(cur: duckdb.DuckDBPyConnection) -> list[str]:
@@ -114,8 +122,10 @@ def index_pending(cur: duckdb.DuckDBPyConnection) -> int:
                           WHERE i.item_kind = p.item_kind AND i.item_key = p.item_key)
         """)
     chunks = _pending_chunks(cur)
+    held: dict[str, str] = {}
     for start in range(0, len(chunks), BATCH_ITEMS):
-        _store(cur, "chunk", _chunk_texts(cur, chunks[start:start + BATCH_ITEMS]))
+        _store(cur, "chunk", _chunk_texts(cur, chunks[start:start + BATCH_ITEMS], held))
+    held.clear()
     summaries = _pending_summaries(cur)
     for start in range(0, len(summaries), BATCH_ITEMS):
         _store(cur, "summary", _summary_texts(cur, summaries[start:start + BATCH_ITEMS]))

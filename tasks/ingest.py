@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 
-from compliance.adapters.model_registry import sha256_of_file
 from compliance.context import PARSE, RunContext, report
 from compliance.extract.dispatch import extract_attachment, extract_file, extract_job
-from compliance.extract.isolation import run_isolated
-from compliance.extract.model import Extraction
+from compliance.extract.isolation import Outcome, run_isolated
+from compliance.extract.model import Extraction, ExtractLimits
+from compliance.extract.reading import SourceUnreadable, hash_source
 from compliance.rules.risk_hints import risk_hint_score
 from compliance.settings import IngestSettings
 from compliance.store.db import Database
@@ -23,9 +25,6 @@ from tasks.chunk import paragraph_hash
 from tasks.discover import SourceFile
 from tasks.inventory import Inventory, KnownVersion
 from tasks.stage import as_task
-
-MAX_ATTACHMENT_DEPTH = 3
-
 
 # Texts larger than this are read as plain text, not through unstructured's element parser.
 LARGE_TEXT_BYTES = 1_000_000
@@ -43,6 +42,7 @@ class IngestResult:
     removed: int = 0
     doc_ids: list[int] = field(default_factory=list)
     failures: list[tuple[str, str, str]] = field(default_factory=list)
+    vanished: int = 0
 
 
 @dataclass
@@ -50,12 +50,21 @@ class _Job:
     rel_path: str
     source: SourceFile | None
     previous: KnownVersion | None
-    sha256: str
+    sha256: str | None
     size_bytes: int
     mtime_ns: int | None
     parent_doc_id: int | None = None
     depth: int = 0
     data: bytes | None = None
+    disk_path: str | None = None  # where a source file is read from, when not rel_path
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def printable(rel_path: str) -> str:
+    """A path for one log line: control characters (a newline in a file name) escaped."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", rel_path)
 
 
 def _timestamp(mtime_ns: int | None) -> dt.datetime | None:
@@ -177,9 +186,15 @@ def _store_extraction(cur: duckdb.DuckDBPyConnection, run_id: str, root: str, jo
 
 
 def _insert_rows(cur: duckdb.DuckDBPyConnection, table: str, rows: list[list[object]]) -> None:
+    # One statement of column lists, not executemany: a row per statement is DuckDB's slow
+    # path (about 2.5 s per MB of plain text in segments and paragraphs).
     if rows:
-        marks = ", ".join("?" for _ in rows[0])
-        cur.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
+        types = [row[0] for row in cur.execute(
+            "SELECT data_type FROM information_schema.columns WHERE table_name = ? "
+            "ORDER BY ordinal_position", [table]).fetchall()][:len(rows[0])]
+        columns = ", ".join(f"unnest(?::{kind}[])" for kind in types)
+        cur.execute(f"INSERT INTO {table} SELECT {columns}",
+                    [list(column) for column in zip(*rows, strict=True)])
 
 
 def ingest_files(
@@ -201,7 +216,7 @@ def ingest_files(
     jobs: list[_Job] = []
     candidates = [(f, None) for f in new] + list(suspect)
     for source_file, previous in candidates:
-        path = root / source_file.rel_path
+        path = root / (source_file.disk_path or source_file.rel_path)
         if source_file.size_bytes > settings.max_file_bytes:
             job = _Job(source_file.rel_path, source_file, previous, None, source_file.size_bytes,
                        source_file.mtime_ns)
@@ -216,9 +231,15 @@ def ingest_files(
             result.doc_ids.append(doc_id)
             continue
         try:
-            digest = sha256_of_file(path)
-        except OSError as exc:
-            result.failures.append((source_file.rel_path, "unreadable", str(exc)))
+            digest, size_bytes, mtime_ns = hash_source(str(path), settings.max_file_bytes)
+        except SourceUnreadable as failed:
+            job = _Job(source_file.rel_path, source_file, previous, None, source_file.size_bytes,
+                       source_file.mtime_ns)
+            with db.transaction() as cur:
+                result.doc_ids.append(_insert_document(cur, run_id, source_root, job,
+                                                       failed.status, error=str(failed)))
+            _count_unread(result, job, failed.status, str(failed))
+            progress(f"{failed.status:<11} {printable(source_file.rel_path)}")
             continue
         if (previous is not None and previous.sha256 == digest
                 and previous.status != DocumentStatus.REMOVED
@@ -227,13 +248,13 @@ def ingest_files(
                 cur.execute(
                     "UPDATE documents SET mtime_ns = ?, mtime = ?, size_bytes = ?, "
                     "last_seen_run_id = ? WHERE doc_id = ?",
-                    [source_file.mtime_ns, _timestamp(source_file.mtime_ns),
-                     source_file.size_bytes, run_id, previous.doc_id],
+                    [mtime_ns, _timestamp(mtime_ns), size_bytes, run_id, previous.doc_id],
                 )
             result.unchanged += 1
             continue
-        jobs.append(_Job(source_file.rel_path, source_file, previous, digest,
-                         source_file.size_bytes, source_file.mtime_ns))
+        # The size and time of the bytes hashed: the file may have changed since it was listed.
+        jobs.append(_Job(source_file.rel_path, source_file, previous, digest, size_bytes,
+                         mtime_ns, disk_path=source_file.disk_path))
 
     while jobs:
         jobs = _ingest_round(db, run_id, source_root, root, jobs, settings, result, progress)
@@ -266,30 +287,36 @@ def _ingest_round(db: Database, run_id: str, source_root: str, root: Path, jobs:
             first_by_sha[job.sha256] = len(to_parse)
         to_parse.append(job)
 
+    limits = ExtractLimits.from_settings(settings)
     work = []
     for index, job in enumerate(to_parse):
         if job.data is not None:
             work.append((index, (extract_attachment, (job.data, job.rel_path,
-                                                      LARGE_TEXT_BYTES))))
+                                                      LARGE_TEXT_BYTES, limits))))
         else:
-            work.append((index, (extract_file, (str(root / job.rel_path), job.rel_path,
-                                                LARGE_TEXT_BYTES))))
+            path = root / (job.disk_path or job.rel_path)
+            work.append((index, (extract_file, (str(path), job.rel_path, LARGE_TEXT_BYTES,
+                                                limits))))
 
     stored: dict[int, int] = {}
     children: list[_Job] = []
     for outcome in run_isolated(extract_job, work, settings.parse_workers,
-                                settings.parse_timeout_seconds):
+                                settings.parse_timeout_seconds, settings.parse_memory_mb):
         job = to_parse[outcome.key]
-        if outcome.value is not None:
-            extraction: Extraction = outcome.value
-        elif outcome.timed_out:
-            extraction = Extraction(format=_extension(job.rel_path) or "unknown",
-                                    status=DocumentStatus.TIMEOUT,
-                                    extractor="none", error=outcome.error)
-        else:
-            extraction = Extraction(format=_extension(job.rel_path) or "unknown",
-                                    status=DocumentStatus.CORRUPT,
-                                    extractor="none", error=outcome.error)
+        extraction = _extraction_of(outcome, job, settings)
+        if job.data is None:
+            _check_unchanged(root / (job.disk_path or job.rel_path), job, extraction)
+        if extraction.status == DocumentStatus.REMOVED:
+            with db.transaction() as cur:
+                result.doc_ids.append(_insert_document(cur, run_id, source_root, job,
+                                                       DocumentStatus.REMOVED,
+                                                       error=extraction.error))
+            _count_unread(result, job, DocumentStatus.REMOVED, extraction.error or "")
+            progress(f"{extraction.status:<11} {printable(job.rel_path)}")
+            continue
+        if job.depth >= settings.max_attachment_depth and extraction.attachments:
+            _note(extraction, f"{len(extraction.attachments)} attachments not read: nested "
+                  f"deeper than max_attachment_depth ({settings.max_attachment_depth})")
         with db.transaction() as cur:
             doc_id = _store_extraction(cur, run_id, source_root, job, extraction)
         stored[outcome.key] = doc_id
@@ -298,8 +325,8 @@ def _ingest_round(db: Database, run_id: str, source_root: str, root: Path, jobs:
         if extraction.status not in TEXT_STATUSES and extraction.status != DocumentStatus.EMPTY:
             result.failed += 1
             result.failures.append((job.rel_path, extraction.status, extraction.error or ""))
-        progress(f"{extraction.status:<11} {job.rel_path}")
-        if job.depth < MAX_ATTACHMENT_DEPTH:
+        progress(f"{extraction.status:<11} {printable(job.rel_path)}")
+        if job.depth < settings.max_attachment_depth:
             names: dict[str, int] = {}
             for attachment in extraction.attachments:
                 count = names[attachment.name] = names.get(attachment.name, 0) + 1
@@ -318,6 +345,64 @@ def _ingest_round(db: Database, run_id: str, source_root: str, root: Path, jobs:
         result.duplicate += 1
         result.doc_ids.append(doc_id)
     return children
+
+
+def _extraction_of(outcome: Outcome, job: _Job, settings: IngestSettings) -> Extraction:
+    """The parse's Extraction, or the row a time-out, memory limit or dead worker becomes."""
+    if outcome.value is not None:
+        return outcome.value
+    fmt = _extension(job.rel_path) or "unknown"
+    if outcome.timed_out:
+        return Extraction(fmt, DocumentStatus.TIMEOUT, "none",
+                          error=f"{outcome.error} (parse_timeout_seconds); the file was skipped")
+    if outcome.memory_exceeded:
+        return Extraction(fmt, DocumentStatus.TOO_LARGE, "none",
+                          error=f"{outcome.error} (parse_memory_mb); the file was skipped")
+    if outcome.crashed:
+        return Extraction(fmt, DocumentStatus.CORRUPT, "none", error=(
+            f"the {outcome.error} while reading this file; a file that needs more than the "
+            f"{settings.parse_memory_mb:,} MB memory limit (parse_memory_mb) can end this way"))
+    return Extraction(fmt, DocumentStatus.CORRUPT, "none",
+                      error=f"the parser failed: {outcome.error}"[:500])
+
+
+def _note(extraction: Extraction, problem: str) -> None:
+    """Add a problem to an extraction: text that was read becomes 'partial'."""
+    if extraction.status == DocumentStatus.OK:
+        extraction.status = DocumentStatus.PARTIAL
+    extraction.error = "; ".join(e for e in (problem, extraction.error) if e)[:1000]
+
+
+def _check_unchanged(path: Path, job: _Job, extraction: Extraction) -> None:
+    """Mark an extraction whose file changed between hashing and parsing, or while parsed.
+
+    Its row keeps no sha256 and no modification time, so the next run reads the file again.
+    """
+    parsed = extraction.source_sha256
+    if parsed is not None and parsed != job.sha256:
+        change = f"sha256 {(job.sha256 or '')[:12]} when hashed, {parsed[:12]} when parsed"
+    else:
+        try:
+            now = os.stat(path)
+        except OSError:
+            # Gone after it was read: the text is of the hashed bytes, and the next run marks
+            # the path removed.
+            return
+        if (now.st_size, now.st_mtime_ns) == (job.size_bytes, job.mtime_ns):
+            return
+        change = f"{job.size_bytes:,} bytes when hashed, {now.st_size:,} after parsing"
+    _note(extraction, f"file changed while being read ({change}); the next run reads it again")
+    job.sha256, job.mtime_ns = None, None
+
+
+def _count_unread(result: IngestResult, job: _Job, status: str, reason: str) -> None:
+    """Count a source file that could not be read at all (vanished, unreadable, grew)."""
+    if status == DocumentStatus.REMOVED:
+        result.vanished += 1
+        return
+    _count_version(result, job)
+    result.failed += 1
+    result.failures.append((job.rel_path, status, reason))
 
 
 def _count_version(result: IngestResult, job: _Job) -> None:
@@ -386,7 +471,7 @@ def ingest_documents(ctx: RunContext, settings: IngestSettings, plan: Inventory)
 
     result = ingest_files(ctx.db, ctx.run_id, root, plan.new, plan.suspect, settings,
                           progress=report_file)
-    result.removed = mark_removed(ctx.db, ctx.run_id, root, plan.removed)
+    result.removed = mark_removed(ctx.db, ctx.run_id, root, plan.removed) + result.vanished
     # A copy stored as 'duplicate' of a file that is now removed or changed must be read itself.
     orphans = orphaned_duplicates(ctx.db, root)
     if orphans:

@@ -7,10 +7,21 @@ client's, so budgets are tested against a server that disagrees with the client'
 
     python -m tests.fake_anthropic --port 8765 --api-key test-key
 
-Faults are queued with POST /_control/faults {"faults": ["429", "500", "529", "timeout",
-"drop", "malformed"]}: each is used by the next /v1/messages request. Batch entry faults:
-{"batch_faults": {"0": "errored", "1": "expired"}} by entry index; {"batch_polls": N} makes a
-batch end after N status polls. GET /_control/requests lists what was received.
+Faults are queued with POST /_control/faults {"faults": [...]}: each is used by the next
+/v1/messages request. "429" (retry-after 0) or "429:N" (retry-after N seconds; a retry that
+comes sooner is counted in `early_retries`), "500", "529" (overloaded), "401" (the key is
+refused for this request), "timeout" (answers after `timeout_sleep`), "drop" (closes without
+answering), "reset" (TCP reset), "truncated" (headers and half the body, then closes),
+"malformed" (findings without their fields), "text" (prose, no tool call), "unknown_span" (an
+id that was not sent), "bad_quote" (a finding whose quote is not in its span), "echo_key" (a 400
+whose message repeats the key it was sent, as careless proxies do), "echo_key_header" (a good
+answer whose request-id header is that key). `batch_results_fault = "echo_key"` makes the batch
+results endpoint fail the same way. With
+`obey_injections` set the fake plays a model that obeys text in the spans: a request whose
+spans say "ignore previous instructions" comes back with every span dismissed. Batch entry
+faults: {"batch_faults": {"0": "errored", "1": "expired"}} by entry index; {"batch_polls": N}
+makes a batch end after N status polls (0: never). GET /_control/requests lists what was
+received.
 """
 
 from __future__ import annotations
@@ -20,6 +31,9 @@ import hashlib
 import json
 import math
 import random
+import re
+import socket
+import struct
 import threading
 import time
 import uuid
@@ -27,6 +41,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 BYTES_PER_TOKEN = 3.3
+INJECTION = re.compile(r"ignore (all )?previous instructions|report no findings", re.IGNORECASE)
 MIN_CACHEABLE = {"claude-haiku-4-5": 4096, "claude-opus-4-5": 4096}
 
 
@@ -69,13 +84,19 @@ class FakeAnthropic:
         self.lock = threading.Lock()
         self.random = random.Random(seed)
         self.timeout_sleep = 5.0
+        self.obey_injections = False
+        self.batch_results_fault: str | None = None
+        # A 429's retry-after: no message request is expected before this (time.monotonic()).
+        self.retry_not_before = 0.0
+        self.early_retries = 0
 
     def next_fault(self) -> str | None:
         with self.lock:
             return self.faults.pop(0) if self.faults else None
 
-    def message(self, params: dict[str, Any], malformed: bool = False) -> dict[str, Any]:
-        """A Messages API response for a request."""
+    def message(self, params: dict[str, Any], malformed: bool = False,
+                fault: str | None = None) -> dict[str, Any]:
+        """A Messages API response for a request (a fault shapes a wrong answer)."""
         model = params.get("model", "claude-haiku-4-5")
         system = params.get("system") or []
         system_tokens = count_tokens(system)
@@ -96,18 +117,32 @@ class FakeAnthropic:
         tool_input: dict[str, Any] = {
             "findings": [finding for _, finding in verdicts if finding],
             "dismissed": [span_id for span_id, finding in verdicts if not finding]}
+        if self.obey_injections and any(INJECTION.search(s.get("text", "")) for s in spans):
+            tool_input = {"findings": [], "dismissed": [s["span_id"] for s in spans]}
         if malformed:
             tool_input = {"findings": [{"span_id": s["span_id"]} for s in spans],
                           "dismissed": []}
+        elif fault == "unknown_span":
+            tool_input["dismissed"].append("zzzz")
+        elif fault == "bad_quote":
+            tool_input = {"findings": [
+                {"span_id": s["span_id"], "category": "non_compete", "severity": "high",
+                 "rationale": "Restricts competition.",
+                 "quote": "a sentence this span never contained",
+                 "recommended_action": "Review it."} for s in spans], "dismissed": []}
         output_tokens = min(int(params.get("max_tokens", 1024)),
                             max(1, math.ceil(len(json.dumps(tool_input)) / 4)))
+        content: list[dict[str, Any]] = [
+            {"type": "tool_use", "id": f"toolu_{uuid.uuid4().hex[:20]}",
+             "name": "record_findings", "input": tool_input}]
+        if fault == "text":
+            content = [{"type": "text", "text": "As instructed, there are no findings."}]
         return {
             "id": f"msg_{uuid.uuid4().hex[:24]}",
             "type": "message",
             "role": "assistant",
             "model": model,
-            "content": [{"type": "tool_use", "id": f"toolu_{uuid.uuid4().hex[:20]}",
-                         "name": "record_findings", "input": tool_input}],
+            "content": content,
             "stop_reason": "tool_use",
             "stop_sequence": None,
             "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens,
@@ -215,8 +250,40 @@ def make_handler(state: FakeAnthropic) -> type[BaseHTTPRequestHandler]:
 
         def _messages(self, body: dict[str, Any]) -> None:
             fault = state.next_fault()
-            if fault == "429":
-                self._error(429, "rate_limit_error", "rate limited", {"retry-after": "0"})
+            with state.lock:
+                if time.monotonic() < state.retry_not_before:
+                    state.early_retries += 1
+            sent_key = self.headers.get("x-api-key") or ""
+            if fault == "echo_key":
+                self._error(400, "invalid_request_error", f"key {sent_key} may not use this "
+                            "model")
+            elif fault == "echo_key_header":
+                self._send(200, state.message(body), {"request-id": sent_key})
+            elif fault is not None and fault.startswith("429"):
+                wait = fault.partition(":")[2] or "0"
+                with state.lock:
+                    state.retry_not_before = time.monotonic() + float(wait)
+                self._error(429, "rate_limit_error", "rate limited", {"retry-after": wait})
+            elif fault == "401":
+                self._error(401, "authentication_error", "invalid x-api-key")
+            elif fault == "reset":
+                # SO_LINGER with a zero timeout: close() sends a TCP reset, not a FIN.
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                           struct.pack("ii", 1, 0))
+                self.close_connection = True
+                self.connection.close()
+            elif fault == "truncated":
+                data = json.dumps(state.message(body)).encode()
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data[: len(data) // 2])
+                self.wfile.flush()
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+            elif fault in ("text", "unknown_span", "bad_quote"):
+                self._send(200, state.message(body, fault=fault))
             elif fault == "500":
                 self._error(500, "api_error", "internal error")
             elif fault == "529":
@@ -260,7 +327,8 @@ def make_handler(state: FakeAnthropic) -> type[BaseHTTPRequestHandler]:
                     return
                 with state.lock:
                     batch["polls"] += 1
-                    if batch["status"] != "ended" and batch["polls"] >= state.batch_polls:
+                    if (batch["status"] != "ended" and state.batch_polls
+                            and batch["polls"] >= state.batch_polls):
                         self._finish(batch)
                 self._send(200, _batch_view(batch, self._base()))
             else:
@@ -283,6 +351,10 @@ def make_handler(state: FakeAnthropic) -> type[BaseHTTPRequestHandler]:
             batch["status"] = "ended"
 
         def _batch_results(self, batch: dict[str, Any]) -> None:
+            if state.batch_results_fault == "echo_key":
+                self._error(500, "api_error", "results of key "
+                            f"{self.headers.get('x-api-key')} are unavailable")
+                return
             if batch["status"] != "ended":
                 self._error(400, "invalid_request_error", "batch still processing")
                 return

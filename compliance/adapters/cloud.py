@@ -8,7 +8,9 @@ when it succeeds, and left reserved when it dies without an answer (it may have 
 
 from __future__ import annotations
 
+import email.utils
 import json
+import re
 import threading
 import time
 from collections import Counter
@@ -45,6 +47,23 @@ ANSWER_TOKENS_PER_FINDING = 150
 ANSWER_TOKENS_PER_DISMISSAL = 4
 ANSWER_TOKENS_PER_REQUEST = 25
 SHORT_ID_CHARS = 4
+# A server asking for a longer pause than this is not waited for: the SDK would sleep as long
+# as it is told (hours), holding the run. The request fails and its windows wait for the next run.
+MAX_RETRY_AFTER_SECONDS = 60.0
+# What a stored finding may hold: the answer is rejected, not cut, when a field is longer.
+FIELD_LIMITS = {"category": 80, "rationale": 2000, "quote": 2000, "recommended_action": 1000}
+CATEGORY_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_ /-]*")
+FINDING_FIELDS = ("category", "severity", "rationale", "quote", "recommended_action")
+# Text that talks to the model judging it rather than about the business: an attempt to steer
+# the judgement. Such a span is sent in a request of its own and its dismissal is not trusted.
+INSTRUCTION_LIKE = re.compile(
+    r"\b(?:ignore|disregard|forget|override)\b[^.\n]{0,30}?\b(?:previous|prior|above|earlier"
+    r"|preceding|system|your)\b[^.\n]{0,20}?\b(?:instructions?|prompts?)\b"
+    r"|\b(?:report|return|record|output)\s+(?:no|zero|0)\s+(?:findings?|issues?)\b"
+    r"|\bsystem\s+prompt\b"
+    r"|\b(?:dismiss|ignore)\s+(?:all|every|each|these)\s+(?:spans?|flags?|findings?)\b",
+    re.IGNORECASE)
+INJECTION_CATEGORY = "prompt_injection"
 TOOL_NAME = "record_findings"
 RESULT_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -79,6 +98,12 @@ TOOL = {
 
 class MalformedAnswerError(ValueError):
     """The model's tool output does not match the schema or misses spans."""
+
+
+def instruction_like(text: str) -> str | None:
+    """The first passage of text addressed to the judging model (an injection attempt), if any."""
+    match = INSTRUCTION_LIKE.search(text)
+    return match.group(0) if match else None
 
 
 def load_api_key(use_prefect: bool = True) -> str | None:
@@ -202,14 +227,87 @@ def parse_answer(content: list[Any], span_ids: list[str]) -> dict[str, dict[str,
     missing = sorted(short for short in key_of if short not in answered)
     if missing:
         raise MalformedAnswerError(f"tool output has no result for spans {missing}")
+    for finding in data["findings"]:
+        _check_fields(finding)
     answers: dict[str, dict[str, Any]] = {
-        key_of[short]: {"finding": False, "category": None, "severity": None,
-                        "rationale": None, "quote": None, "recommended_action": None}
+        key_of[short]: {"finding": False, **dict.fromkeys(FINDING_FIELDS)}
         for short in data["dismissed"]}
     for finding in data["findings"]:
-        answers[key_of[finding["span_id"]]] = {k: v for k, v in finding.items()
-                                               if k != "span_id"} | {"finding": True}
+        # Only the schema's fields are kept: anything else the model adds never reaches storage.
+        answers[key_of[finding["span_id"]]] = {
+            "finding": True, **{name: finding[name] for name in FINDING_FIELDS}}
     return {key: answers[key] for key in span_ids}
+
+
+def _check_fields(finding: dict[str, Any]) -> None:
+    """Every stored field of a finding within its limit; the category a plain name."""
+    for name, limit in FIELD_LIMITS.items():
+        if len(finding[name]) > limit:
+            raise MalformedAnswerError(f"finding {finding['span_id']!r}: {name} is longer than "
+                                       f"{limit} characters")
+    if not CATEGORY_PATTERN.fullmatch(finding["category"]):
+        raise MalformedAnswerError(f"finding {finding['span_id']!r}: category is not a name")
+
+
+def _folded(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def quote_in_span(quote: str, text: str) -> bool:
+    """Whether a finding's quote occurs in the span it judged (spacing and case aside; an
+    ellipsis may join excerpts that occur in order)."""
+    span = _folded(text)
+    position = 0
+    pieces = [_folded(p).strip(" \"'“”‘’") for p in re.split(r"\.\.\.|…", quote)]
+    if not any(pieces):
+        return False
+    for piece in filter(None, pieces):
+        found = span.find(piece, position)
+        if found < 0:
+            return False
+        position = found + len(piece)
+    return True
+
+
+def check_answers(answers: dict[str, dict[str, Any]], texts: dict[str, str]
+                  ) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """Split answers into those stored and those rejected (span key: reason).
+
+    A finding whose quote is not in its span is rejected: the model judged something it was
+    not shown. A dismissed span that talks to the model (instruction_like) is not trusted: it
+    is stored as a prompt_injection finding for a person to read, with the passage as quote.
+    """
+    accepted: dict[str, dict[str, Any]] = {}
+    rejected: dict[str, str] = {}
+    for key, answer in answers.items():
+        text = texts[key]
+        if answer["finding"] and not quote_in_span(answer["quote"], text):
+            rejected[key] = "the finding's quote is not in the span it judged"
+            continue
+        passage = instruction_like(text)
+        if not answer["finding"] and passage:
+            answer = {"finding": True, "category": INJECTION_CATEGORY, "severity": "high",
+                      "rationale": "The span addresses instructions to an automated reviewer, "
+                                   "so the model's dismissal of it is not trusted.",
+                      "quote": passage,
+                      "recommended_action": "Read the passage and its document by hand."}
+        accepted[key] = answer
+    return accepted, rejected
+
+
+def retry_after_seconds(headers: Any) -> float | None:
+    """The pause an error answer asks for (retry-after-ms, else retry-after), if any."""
+    for name, scale in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            return float(value) / scale
+        except ValueError:
+            parsed = email.utils.parsedate_tz(value)
+            if parsed is not None:
+                return float(email.utils.mktime_tz(parsed) - time.time())
+    return None
 
 
 def _get(obj: Any, name: str) -> Any:
@@ -313,6 +411,11 @@ class CloudClient:
         """An error message without the key."""
         return scrub(text, self._api_key)
 
+    def request_id(self, headers: Any) -> str | None:
+        """The answer's request id, as stored: whatever a server or proxy put in it, not the key."""
+        value = headers.get("request-id")
+        return None if value is None else self.scrub(str(value))[:200]
+
     # --- httpx event hooks: every attempt the SDK makes passes through these -----------------
     def _on_request(self, request: Any) -> None:
         attempts: _Attempts | None = getattr(self._local, "attempts", None)
@@ -335,9 +438,14 @@ class CloudClient:
         attempts.answered[row] = response.status_code
         if response.status_code >= 400:
             seconds = time.perf_counter() - attempts.started[row]
+            error = f"HTTP {response.status_code}"
+            wait = retry_after_seconds(response.headers)
+            if wait is not None and wait > MAX_RETRY_AFTER_SECONDS:
+                # The SDK obeys this header before its own policy: no hours-long sleep.
+                response.headers["x-should-retry"] = "false"
+                error += f" (retry-after {wait:g} s: not waited for)"
             with self.db.cursor() as cur:
-                fail_cloud_call(cur, row, f"HTTP {response.status_code}",
-                                response.headers.get("request-id"), seconds)
+                fail_cloud_call(cur, row, error, self.request_id(response.headers), seconds)
 
     # --- calls ---------------------------------------------------------------------------
     def call_bound(self, params: dict[str, Any]) -> Decimal:
@@ -364,17 +472,24 @@ class CloudClient:
             error = self.scrub(f"{type(exc).__name__}: {exc}")
             with self.db.cursor() as cur:
                 for row in attempts.rows:
-                    if row not in attempts.answered:
+                    if attempts.answered.get(row, 0) < 400:  # no error answer: maybe billed
                         note_unsettled(cur, row, error, time.perf_counter() - started)
             raise CallFailedError(error, list(attempts.rows),
                                   getattr(exc, "status_code", None)) from None
         finally:
             self._local.attempts = None
         row = attempts.rows[-1]
+        with self.db.cursor() as cur:
+            for earlier in attempts.rows[:-1]:
+                if attempts.answered.get(earlier, 0) < 400:
+                    # Headers came (or nothing did) but no whole answer: the SDK tried again.
+                    note_unsettled(cur, earlier, "no whole answer (timeout, cut off or lost "
+                                   "connection); retried",
+                                   time.perf_counter() - attempts.started[earlier])
         usage = message.usage.model_dump() if hasattr(message.usage, "model_dump") else {}
         with self.db.cursor() as cur:
             settle_cloud_call(cur, row, self.prices, params["model"], usage, is_batch=False,
-                              request_id=raw.headers.get("request-id"),
+                              request_id=self.request_id(raw.headers),
                               seconds=time.perf_counter() - attempts.started[row])
         return message, list(attempts.rows)
 

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from compliance.cli.common import quiet_libraries
+from compliance.cli.startup import STARTUP_TIMEOUT_DEFAULT, StartupTimeout, ensure_prefect
 from compliance.settings import SummarizeSettings, TriageSettings, default_of, description_of
 
 eval_app = typer.Typer(help="Measure triage against labelled documents.", no_args_is_help=True)
@@ -62,9 +63,11 @@ def eval_contracts(
     scorer: Annotated[str | None, _SCORER] = None,
     recall_target: Annotated[float, _TARGET] = TARGET_DEFAULT,
     json_path: Annotated[Path | None, _JSON] = None,
+    prefect_startup_timeout_seconds: StartupTimeout = STARTUP_TIMEOUT_DEFAULT,
 ) -> None:
     """Recall of labelled contract risk clauses against the share of text escalated."""
     quiet_libraries()
+    ensure_prefect(prefect_startup_timeout_seconds)
     from compliance.evaluation.runner import evaluate_contracts
 
     table, result = evaluate_contracts(
@@ -87,9 +90,11 @@ def eval_labelled(
     scorer: Annotated[str | None, _SCORER] = None,
     recall_target: Annotated[float, _TARGET] = TARGET_DEFAULT,
     json_path: Annotated[Path | None, _JSON] = None,
+    prefect_startup_timeout_seconds: StartupTimeout = STARTUP_TIMEOUT_DEFAULT,
 ) -> None:
     """Recall and precision of each rule category on a labelled folder."""
     quiet_libraries()
+    ensure_prefect(prefect_startup_timeout_seconds)
     from compliance.evaluation.runner import evaluate_labelled
 
     table, result = evaluate_labelled(

@@ -24,6 +24,7 @@ from compliance.cli.common import WAIT, hold_database, quiet_libraries
 from compliance.cli.evaluate import eval_app
 from compliance.cli.models import model_app
 from compliance.cli.options import settings_options
+from compliance.cli.startup import STARTUP_TIMEOUT_DEFAULT, StartupTimeout, ensure_prefect
 from compliance.cli.triage import triage_app
 from compliance.settings import (
     DatabaseSettings,
@@ -79,6 +80,7 @@ def run(
     wait: Annotated[bool, WAIT] = True,
     progress: Annotated[bool | None, typer.Option(
         help="Progress bars per stage (default: when stderr is a terminal).")] = None,
+    prefect_startup_timeout_seconds: StartupTimeout = STARTUP_TIMEOUT_DEFAULT,
 ) -> None:
     """Scan SOURCE into the results database and print a summary (no Prefect server needed)."""
     quiet_libraries()
@@ -99,6 +101,7 @@ def run(
         from compliance.cli.progress_bars import progress_bars
         from flows.pipeline import PipelineRunError, compliance_pipeline
 
+        ensure_prefect(prefect_startup_timeout_seconds)
         try:
             with progress_bars(force=bool(progress)) if progress is not False else nullcontext():
                 result = compliance_pipeline(params)
@@ -141,6 +144,7 @@ _RETRIAGE_FIELDS = (*DatabaseSettings.model_fields, *TriageSettings.model_fields
 def retriage(
     settings: dict[str, Any],
     wait: Annotated[bool, WAIT] = True,
+    prefect_startup_timeout_seconds: StartupTimeout = STARTUP_TIMEOUT_DEFAULT,
 ) -> None:
     """Re-apply the rule packs in data/rules/ to stored chunks (no re-parsing or summaries)."""
     quiet_libraries()
@@ -154,16 +158,20 @@ def retriage(
         from compliance.cli.progress_bars import progress_bars
         from flows.retriage import compliance_retriage
 
+        ensure_prefect(prefect_startup_timeout_seconds)
         with progress_bars():
             result = compliance_retriage(params)
     typer.echo(result["summary"])
 
 
 def _register_results_commands() -> None:
-    """The analyst commands live in their own module; they appear at the top level here."""
+    """The analyst commands and `verify` live in their own modules; they appear at the top
+    level here."""
     from compliance.cli.results import results_app
+    from compliance.cli.verify import verify_app
 
     app.registered_commands.extend(results_app.registered_commands)
+    app.registered_commands.extend(verify_app.registered_commands)
 
 
 _register_results_commands()

@@ -2,11 +2,15 @@
 
 A parser that hangs or crashes on one hostile file must cost that file only: the worker running
 it is killed and replaced, the item is reported as timed out or crashed, and the rest go on.
+A worker's address space can be capped: an item that needs more raises MemoryError there (or
+kills the worker), is reported as over the memory limit, and the worker is replaced.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
+import resource
+import signal
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -26,10 +30,23 @@ class Outcome:
     error: str | None = None
     timed_out: bool = False
     crashed: bool = False
+    memory_exceeded: bool = False
     seconds: float = 0.0
 
 
-def _worker_loop(func: Callable[[Any], Any], conn: Connection) -> None:
+def _limit_memory(memory_mb: int | None) -> None:
+    """Cap this process's address space (the soft limit: lowering it needs no privilege)."""
+    if not memory_mb:
+        return
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    limit = memory_mb * 1024 * 1024
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+
+def _worker_loop(func: Callable[[Any], Any], conn: Connection, memory_mb: int | None) -> None:
+    _limit_memory(memory_mb)
     while True:
         try:
             message = conn.recv()
@@ -39,15 +56,29 @@ def _worker_loop(func: Callable[[Any], Any], conn: Connection) -> None:
             return
         try:
             conn.send(("ok", func(message)))
+        except MemoryError:
+            # The heap may be left fragmented near the cap: report, then let a fresh worker go on.
+            conn.send(("memory", "MemoryError"))
+            return
         except Exception as exc:  # the parent reports it per item
             detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
             conn.send(("error", detail))
 
 
+def _death(code: int | None) -> str:
+    if code is not None and code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            pass
+    return f"exit code {code}"
+
+
 class _Worker:
-    def __init__(self, func: Callable[[Any], Any]) -> None:
+    def __init__(self, func: Callable[[Any], Any], memory_mb: int | None = None) -> None:
         self.conn, child = _CTX.Pipe()
-        self.process = _CTX.Process(target=_worker_loop, args=(func, child), daemon=True)
+        self.process = _CTX.Process(target=_worker_loop, args=(func, child, memory_mb),
+                                    daemon=True)
         self.process.start()
         child.close()
         self.key: Any = None
@@ -78,15 +109,28 @@ def run_isolated(
     items: list[tuple[Any, Any]],
     workers: int,
     timeout_seconds: float,
+    memory_mb: int | None = None,
 ) -> Iterator[Outcome]:
-    """Yield an Outcome per (key, item), as they finish; `func` must be importable (picklable)."""
+    """Yield an Outcome per (key, item), as they finish; `func` must be importable (picklable).
+
+    memory_mb caps each worker's address space (None: no cap).
+    """
     pending = list(reversed(items))
     pool: list[_Worker] = []
     busy: dict[Connection, _Worker] = {}
+    idle: list[_Worker] = []
+
+    def replace(worker: _Worker) -> None:
+        worker.kill()
+        pool.remove(worker)
+        replacement = _Worker(func, memory_mb)
+        pool.append(replacement)
+        idle.append(replacement)
+
     try:
         for _ in range(max(1, min(workers, len(items)))):
-            pool.append(_Worker(func))
-        idle = list(pool)
+            pool.append(_Worker(func, memory_mb))
+        idle.extend(pool)
         while pending or busy:
             while pending and idle:
                 worker = idle.pop()
@@ -104,13 +148,15 @@ def run_isolated(
                 except (EOFError, OSError):
                     worker.process.join(5)  # reap it, so its exit code is known
                     code = worker.process.exitcode
-                    worker.kill()
-                    pool.remove(worker)
-                    replacement = _Worker(func)
-                    pool.append(replacement)
-                    idle.append(replacement)
-                    yield Outcome(worker.key, error=f"parser process died (exit code {code})",
-                                  crashed=True, seconds=elapsed)
+                    replace(worker)
+                    yield Outcome(worker.key, error=f"parser process died "
+                                  f"({_death(code)})", crashed=True, seconds=elapsed)
+                    continue
+                if kind == "memory":
+                    replace(worker)
+                    limit = f"the {memory_mb:,} MB memory limit" if memory_mb else "memory"
+                    yield Outcome(worker.key, memory_exceeded=True, seconds=elapsed,
+                                  error=f"parsing needed more than {limit}")
                     continue
                 idle.append(worker)
                 if kind == "ok":
@@ -121,11 +167,7 @@ def run_isolated(
             for conn, worker in list(busy.items()):
                 if now - worker.started >= timeout_seconds:
                     del busy[conn]
-                    worker.kill()
-                    pool.remove(worker)
-                    replacement = _Worker(func)
-                    pool.append(replacement)
-                    idle.append(replacement)
+                    replace(worker)
                     yield Outcome(worker.key, timed_out=True, seconds=now - worker.started,
                                   error=f"parsing took longer than {timeout_seconds:g} s")
     finally:

@@ -13,6 +13,7 @@ from compliance.extract.model import (
     ExtractionFailed,
     Parsed,
     Piece,
+    describe_exception,
     pieces_from_elements,
 )
 from compliance.vocab import DocumentStatus
@@ -40,13 +41,18 @@ def extract_eml(data: bytes) -> Parsed:
     attachments: list[Attachment] = []
     problems: list[str] = []
     for index, part in enumerate(message.iter_attachments()):
-        payload = part.get_payload(decode=True)
-        if payload is None:
-            if part.get_content_type() == "message/rfc822":
+        try:
+            payload = part.get_payload(decode=True)
+            if payload is None and part.get_content_type() == "message/rfc822":
                 payload = part.get_payload()[0].as_bytes()  # type: ignore[index]
-            else:
-                problems.append(f"attachment {index + 1} has no readable payload")
-                continue
+        except MemoryError:
+            raise
+        except Exception as exc:  # one broken attachment must not cost the message's text
+            problems.append(f"attachment {index + 1} is unreadable: {describe_exception(exc)}")
+            continue
+        if payload is None:
+            problems.append(f"attachment {index + 1} has no readable payload")
+            continue
         attachments.append(Attachment(part.get_filename() or f"attachment-{index + 1}", payload))
     pieces: list[Piece] = []
     header = _email_header_piece(message)

@@ -7,7 +7,36 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from compliance.settings import IngestSettings
 from compliance.vocab import DocumentStatus
+
+# A zip member smaller than this is never called a bomb: small XML parts compress very well.
+ZIP_BOMB_MIN_BYTES = 10_000_000
+
+
+@dataclass(frozen=True)
+class ExtractLimits:
+    """The bounds one file's extraction keeps to, taken from the ingest settings."""
+
+    max_file_bytes: int
+    max_text_chars: int
+    max_pages: int
+    max_unpacked_bytes: int
+    max_zip_ratio: float
+    max_attachments: int
+
+    @classmethod
+    def from_settings(cls, settings: IngestSettings | None = None) -> ExtractLimits:
+        """The limits of these settings (the defaults when none are given)."""
+        settings = settings or IngestSettings()
+        return cls(
+            max_file_bytes=settings.max_file_bytes,
+            max_text_chars=int(settings.max_text_mb * 1_000_000),
+            max_pages=settings.max_pages,
+            max_unpacked_bytes=int(settings.max_unpacked_mb * 1_000_000),
+            max_zip_ratio=settings.max_zip_ratio,
+            max_attachments=settings.max_attachments,
+        )
 
 
 @dataclass
@@ -43,6 +72,7 @@ class Extraction:
     language: str | None = None
     error: str | None = None
     attachments: list[Attachment] = field(default_factory=list)
+    source_sha256: str | None = None  # of the bytes parsed: the file may change after hashing
 
 
 class ExtractionFailed(Exception):
@@ -51,6 +81,45 @@ class ExtractionFailed(Exception):
     def __init__(self, status: DocumentStatus, message: str) -> None:
         super().__init__(message)
         self.status = status
+
+
+_QUOTES = "'\""
+
+
+def nested_too_deeply(exc: BaseException) -> bool:
+    """True when exc is, or was raised while handling, a RecursionError (parsers re-wrap it)."""
+    seen = 0
+    cause: BaseException | None = exc
+    while cause is not None and seen < 20:
+        if isinstance(cause, RecursionError):
+            return True
+        cause, seen = cause.__cause__ or cause.__context__, seen + 1
+    return False
+
+
+def describe_exception(exc: BaseException) -> str:
+    """What a parser's exception means, in words a user can act on (not a bare KeyError)."""
+    name = type(exc).__name__
+    detail = str(exc).strip() or name
+    if nested_too_deeply(exc):
+        return "its structure is nested too deeply to read (RecursionError)"
+    if isinstance(exc, KeyError):
+        return f"a part it refers to is missing ({detail.strip(_QUOTES)})"
+    if name == "BadZipFile" or (name == "error" and type(exc).__module__ == "zlib"):
+        return f"its zip container is damaged ({detail})"
+    if name in ("XMLSyntaxError", "ParseError", "ExpatError"):
+        return f"its XML is malformed ({detail})"
+    if isinstance(exc, UnicodeError):
+        return f"its text is in no encoding it declares or that could be detected ({detail})"
+    return f"{detail} ({name})" if detail != name else name
+
+
+def size_words(count: float) -> str:
+    """A byte count for people: 4.2 GB, 40 kB, 512 bytes."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if count >= scale:
+            return f"{count / scale:.1f} {unit}"
+    return f"{int(count)} bytes"
 
 
 @dataclass

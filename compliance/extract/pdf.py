@@ -7,7 +7,14 @@ import io
 import logging
 import re
 
-from compliance.extract.model import Attachment, ExtractionFailed, Parsed, Piece
+from compliance.extract.model import (
+    Attachment,
+    ExtractionFailed,
+    Parsed,
+    Piece,
+    describe_exception,
+    nested_too_deeply,
+)
 from compliance.vocab import DocumentStatus
 
 # pypdf logs a repaired structure as a warning and reads on: these words mark such warnings.
@@ -25,8 +32,9 @@ class _RecordWarnings(logging.Handler):
         self.messages.append(record.getMessage())
 
 
-def extract_pdf(data: bytes) -> Parsed:
-    """A PDF's paragraphs with their page numbers, its embedded files and what was damaged."""
+def extract_pdf(data: bytes, max_pages: int | None = None) -> Parsed:
+    """A PDF's paragraphs with their page numbers (of the first max_pages pages), its embedded
+    files and what was damaged."""
     from pypdf import PasswordType, PdfReader
     from pypdf.errors import FileNotDecryptedError
 
@@ -47,35 +55,58 @@ def extract_pdf(data: bytes) -> Parsed:
             page_count = len(reader.pages)
         except ExtractionFailed:
             raise
+        except MemoryError:
+            raise
         except Exception as exc:
             raise ExtractionFailed(DocumentStatus.CORRUPT,
-                                   f"unreadable PDF: {type(exc).__name__}: {exc}") from None
+                                   f"unreadable PDF: {_pdf_error(exc)}") from None
         if page_count == 0:
             raise ExtractionFailed(DocumentStatus.CORRUPT, "PDF has no readable pages")
         pieces: list[Piece] = []
         problems: list[str] = []
-        for number in range(1, page_count + 1):
+        read_pages = page_count if max_pages is None else min(page_count, max_pages)
+        if read_pages < page_count:
+            problems.append(f"only the first {read_pages:,} of {page_count:,} pages were read "
+                            f"(max_pages {max_pages})")
+        failed_pages: list[str] = []
+        for number in range(1, read_pages + 1):
             try:
                 page_text = reader.pages[number - 1].extract_text() or ""
+            except MemoryError:
+                raise
             except Exception as exc:
-                problems.append(f"page {number}: {type(exc).__name__}: {exc}")
+                failed_pages.append(f"page {number}: {_pdf_error(exc)}")
                 continue
             for paragraph in pdf_paragraphs(page_text):
                 pieces.append(Piece(paragraph, "Page", number))
+        if failed_pages:
+            # One line per page would bury the reason when every page of a long file fails.
+            more = f" (and {len(failed_pages) - 3} more pages)" if len(failed_pages) > 3 else ""
+            problems.append("; ".join(failed_pages[:3]) + more)
         attachments: list[Attachment] = []
         try:
             for name, blobs in reader.attachments.items():
                 for index, blob in enumerate(blobs):
                     label = name if len(blobs) == 1 else f"{name}.{index + 1}"
                     attachments.append(Attachment(label, blob))
+        except MemoryError:
+            raise
         except Exception as exc:
-            problems.append(f"attachments unreadable: {exc}")
+            problems.append(f"attachments unreadable: {_pdf_error(exc)}")
     finally:
         pypdf_logger.removeHandler(recorder)
     repairs = [m for m in recorder.messages if any(h in m.lower() for h in _PYPDF_REPAIR_HINTS)]
     if repairs:
         problems.append("PDF structure repaired on read: " + "; ".join(sorted(set(repairs))[:3]))
     return Parsed(pieces, "pypdf", problems, attachments, page_count)
+
+
+def _pdf_error(exc: Exception) -> str:
+    # pypdf's own errors read well with their class name ("PdfStreamError: Stream has ended
+    # unexpectedly"); other exceptions are put in words.
+    if type(exc).__module__.startswith("pypdf") and not nested_too_deeply(exc):
+        return f"{type(exc).__name__}: {exc}"
+    return describe_exception(exc)
 
 
 def pdf_paragraphs(page_text: str) -> list[str]:

@@ -8,6 +8,8 @@ import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
+import duckdb
+
 from compliance.store.db import Database
 
 
@@ -60,8 +62,12 @@ def new_run_id() -> str:
 
 def open_run(db: Database, run_id: str, source_root: str, params_json: str, orchestrator: str,
              flow_run_id: str | None = None) -> None:
-    """Record that a run started."""
-    with db.cursor() as cur:
+    """Record that a run started, and mark interrupted every run still marked running.
+
+    Every caller holds the database alone (its writer and its run lock), so a run still marked
+    running has no process left: it was killed, ran out of memory or lost its machine.
+    """
+    with db.transaction() as cur:
         cur.execute(
             """
             INSERT INTO runs (run_id, flow_run_id, orchestrator, source_root, params, started_at,
@@ -70,6 +76,47 @@ def open_run(db: Database, run_id: str, source_root: str, params_json: str, orch
             """,
             [run_id, flow_run_id, orchestrator, source_root, params_json],
         )
+        mark_interrupted(cur, run_id)
+
+
+def mark_interrupted(cur: duckdb.DuckDBPyConnection, run_id: str) -> list[str]:
+    """Mark the runs still marked running, other than `run_id`, interrupted; return their ids.
+
+    Each keeps what it stored and where it stopped (`stage`, `stage_started_at`); its ledger
+    rows are left as they are, a reserved call staying reserved (it may have been billed), and
+    its spend is the ledger's sum, reservations at their bound.
+    """
+    rows = cur.execute(
+        """
+        UPDATE runs SET status = 'interrupted', interrupted_by = ?,
+            spend_usd = (SELECT coalesce(sum(c.cost_usd), 0) FROM llm_calls c
+                         WHERE c.run_id = runs.run_id AND c.provider <> 'local'),
+            error = 'interrupted in ' || coalesce('stage ' || stage, 'an unknown stage')
+                || coalesce(' (started ' || strftime(timezone('UTC', stage_started_at),
+                                                     '%Y-%m-%dT%H:%M:%SZ') || ')', '')
+                || ': its process died (killed, out of memory or a reboot); found by run '
+                || ? || '. What it stored is kept; its reserved cloud calls may have been '
+                || 'billed.'
+        WHERE status = 'running' AND run_id <> ?
+        RETURNING run_id
+        """,
+        [run_id, run_id, run_id],
+    ).fetchall()
+    return sorted(row[0] for row in rows)
+
+
+def note_stage(db: Database, run_id: str, stage: str) -> None:
+    """Record the stage a run is entering: where it stopped, should it die."""
+    with db.cursor() as cur:
+        cur.execute("UPDATE runs SET stage = ?, stage_started_at = now() WHERE run_id = ?",
+                    [stage, run_id])
+
+
+def interrupted_runs(cur: duckdb.DuckDBPyConnection, by_run_id: str) -> list[tuple[str, str]]:
+    """The runs a run found dead and marked interrupted: (run id, error) each."""
+    return [(row[0], row[1]) for row in cur.execute(
+        "SELECT run_id, error FROM runs WHERE interrupted_by = ? ORDER BY started_at",
+        [by_run_id]).fetchall()]
 
 
 _CLOSE_WITH_COUNTS = f"""

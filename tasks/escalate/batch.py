@@ -16,7 +16,7 @@ from compliance.store.db import Database
 from compliance.vocab import WindowStatus
 from tasks.escalate.cache import cache_key, store_answers
 from tasks.escalate.packing import purpose_of
-from tasks.escalate.queue import reserve_or_defer, set_status
+from tasks.escalate.queue import requeue_rejected, reserve_or_defer, set_status
 from tasks.escalate.result import EscalationResult
 
 
@@ -82,9 +82,14 @@ def poll_open_batches(db: Database, client: cloud.CloudClient, prices: PriceTabl
                 "SELECT batch_id FROM batches WHERE status <> 'ended' ORDER BY submitted_at"
             ).fetchall()]
         for batch_id in open_ids:
-            batch = client.client.messages.batches.retrieve(batch_id)
-            if batch.processing_status == "ended":
-                _collect_batch(db, client, prices, rules_version, batch_id, result)
+            try:
+                batch = client.client.messages.batches.retrieve(batch_id)
+                if batch.processing_status == "ended":
+                    _collect_batch(db, client, prices, rules_version, batch_id, result, log)
+            except Exception as exc:  # noqa: BLE001 - the API blinked: the batch waits its turn
+                message = client.scrub(f"{type(exc).__name__}: {exc}")[:300]
+                log(f"batch {batch_id} could not be polled or collected ({message}): the next "
+                    "run tries again")
         with db.cursor() as cur:
             still_open = cur.execute("SELECT count(*) FROM batches WHERE status <> 'ended'"
                                      ).fetchone()[0]
@@ -98,7 +103,7 @@ def poll_open_batches(db: Database, client: cloud.CloudClient, prices: PriceTabl
 
 
 def _collect_batch(db: Database, client: cloud.CloudClient, prices: PriceTable, rules_version: str,
-                   batch_id: str, result: EscalationResult) -> None:
+                   batch_id: str, result: EscalationResult, log: Callable[[str], None]) -> None:
     """Settle an ended batch's entries, store their answers, and mark the batch ended."""
     with db.cursor() as cur:
         booked = {custom_id: (call_id, model) for custom_id, call_id, model in cur.execute(
@@ -116,14 +121,17 @@ def _collect_batch(db: Database, client: cloud.CloudClient, prices: PriceTable, 
                 "WHERE batch_id = ? AND custom_id = ? ORDER BY window_id",
                 [batch_id, custom_id]).fetchall()
         groups: dict[str, list[int]] = {}
+        texts: dict[str, str] = {}
         for window_id, text in window_rows:
-            groups.setdefault(cache_key(text, model, rules_version), []).append(window_id)
+            key = cache_key(text, model, rules_version)
+            groups.setdefault(key, []).append(window_id)
+            texts[key] = text
         if outcome.type == "succeeded":
             message = outcome.message
             usage = message.usage.model_dump()
             with db.cursor() as cur:
                 settle_cloud_call(cur, call_id, prices, model, usage, is_batch=True,
-                                  request_id=message.id, seconds=0.0)
+                                  request_id=client.scrub(str(message.id))[:200], seconds=0.0)
             try:
                 answers = cloud.parse_answer(message.content, list(groups))
             except cloud.MalformedAnswerError as exc:
@@ -131,9 +139,11 @@ def _collect_batch(db: Database, client: cloud.CloudClient, prices: PriceTable, 
                 result.errors.append(str(exc))
                 set_status(db, [w for ws in groups.values() for w in ws], WindowStatus.PENDING)
                 continue
+            accepted, rejected = cloud.check_answers(answers, texts)
             result.findings += store_answers(db, "batch:" + batch_id, model, rules_version,
-                                             call_id, groups, answers)
-            result.done += sum(len(ws) for ws in groups.values())
+                                             call_id, groups, accepted)
+            result.done += sum(len(groups[key]) for key in accepted)
+            requeue_rejected(db, groups, rejected, result, log)
         else:
             # errored, expired or canceled entries are not billed: re-queue their windows.
             with db.cursor() as cur:
@@ -141,6 +151,7 @@ def _collect_batch(db: Database, client: cloud.CloudClient, prices: PriceTable, 
                             "WHERE call_id = ?", [f"batch entry {outcome.type}", call_id])
             set_status(db, [w for ws in groups.values() for w in ws], WindowStatus.PENDING)
             result.failed_requests += 1
+            result.errors.append(f"batch entry {outcome.type}")
     with db.cursor() as cur:
         cur.execute("UPDATE batches SET status = 'ended', ended_at = now() WHERE batch_id = ?",
                     [batch_id])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from compliance.adapters.cloud import Span
+from compliance.adapters.cloud import Span, instruction_like
 from compliance.scoring.audit import AUDIT_PURPOSE
 
 MAX_REQUEST_BYTES = 24_000
@@ -41,10 +41,16 @@ def purpose_of(request: list[Span]) -> str:
 def pack_by_purpose(spans: list[Span], max_count: int) -> list[list[Span]]:
     """Audit spans and escalation spans packed apart (each request books one purpose); the
     audit first: it is sized to its share of the budget, and a budget spent on escalations
-    alone would leave nothing to estimate their recall with."""
-    audit = [span for span in spans if span.purpose == AUDIT_PURPOSE]
-    triage = [span for span in spans if span.purpose != AUDIT_PURPOSE]
-    return pack(audit, _span_bytes, max_count) + pack(triage, _span_bytes, max_count)
+    alone would leave nothing to estimate their recall with.
+
+    A span that addresses the model (an injection attempt) goes in a request of its own, so
+    whatever it talks the model into touches no other span's judgement.
+    """
+    alone = [[span] for span in spans if instruction_like(span.text)]
+    rest = [span for span in spans if not instruction_like(span.text)]
+    audit = [span for span in rest if span.purpose == AUDIT_PURPOSE]
+    triage = [span for span in rest if span.purpose != AUDIT_PURPOSE]
+    return pack(audit, _span_bytes, max_count) + pack(triage, _span_bytes, max_count) + alone
 
 
 def _span_bytes(span: Span) -> int:

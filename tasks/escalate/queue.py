@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 
 import duckdb
@@ -67,3 +68,26 @@ def reserve_or_defer(db: Database, guard: BudgetGuard, bound: Decimal, window_id
         result.deferred += len(window_ids)
         return False
     return True
+
+
+def requeue_rejected(db: Database, groups: dict[str, list[int]], rejected: dict[str, str],
+                     result: EscalationResult, log: Callable[[str], None]) -> None:
+    """Windows whose answer was rejected wait for the next run, with the reason logged."""
+    for key, reason in rejected.items():
+        result.rejected_answers += 1
+        result.errors.append(reason)
+        log(f"answer rejected, window re-queued: {reason}")
+        set_status(db, groups[key], WindowStatus.PENDING)
+
+
+def note_failures(result: EscalationResult) -> None:
+    """The run's escalation note says when requests failed or answers were rejected, and why."""
+    if result.note or not (result.failed_requests or result.rejected_answers):
+        return
+    parts = []
+    if result.failed_requests:
+        parts.append(f"{result.failed_requests} cloud request(s) failed")
+    if result.rejected_answers:
+        parts.append(f"{result.rejected_answers} answer(s) rejected")
+    last = f" (last: {result.errors[-1][:200]})" if result.errors else ""
+    result.note = f"{' and '.join(parts)}{last}: their windows stay pending for the next run"

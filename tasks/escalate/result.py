@@ -15,6 +15,8 @@ class EscalationResult:
     done: int = 0
     deferred: int = 0
     failed_requests: int = 0
+    # Answers to single spans refused (a quote not in the span): those windows stay pending.
+    rejected_answers: int = 0
     batches_submitted: int = 0
     batches_pending: int = 0
     findings: int = 0

@@ -16,7 +16,7 @@ from tasks.escalate.batch import poll_open_batches, submit_batch
 from tasks.escalate.cache import answer_from_cache
 from tasks.escalate.costs import cache_savings
 from tasks.escalate.packing import pack_by_purpose
-from tasks.escalate.queue import open_windows, refresh_chunk_statuses
+from tasks.escalate.queue import note_failures, open_windows, refresh_chunk_statuses
 from tasks.escalate.result import EscalationResult
 from tasks.escalate.sync import send_sync
 from tasks.stage import as_task
@@ -58,6 +58,7 @@ def escalate(db: Database, run_id: str, rules_version: str, settings: Escalation
     else:
         send_sync(db, run_id, client, rules_version, settings, requests, groups, guard,
                   result, log)
+    note_failures(result)
     refresh_chunk_statuses(db, rules_version)
     return result
 

@@ -13,7 +13,7 @@ from compliance.store.db import Database
 from compliance.vocab import WindowStatus
 from tasks.escalate.cache import store_answers
 from tasks.escalate.packing import purpose_of
-from tasks.escalate.queue import reserve_or_defer, set_status
+from tasks.escalate.queue import requeue_rejected, reserve_or_defer, set_status
 from tasks.escalate.result import EscalationResult
 
 
@@ -47,10 +47,14 @@ def send_sync(db: Database, run_id: str, client: cloud.CloudClient, rules_versio
         try:
             message, rows = client.send(run_id, params, purpose_of(request))
             answers = cloud.parse_answer(message.content, [s.span_id for s in request])
+            accepted, rejected = cloud.check_answers(answers, {s.span_id: s.text
+                                                               for s in request})
             result.findings += store_answers(db, run_id, settings.cloud_model, rules_version,
-                                             rows[-1], groups, answers)
+                                             rows[-1], groups, accepted)
+            closed = sum(len(groups[key]) for key in accepted)
             result.sent += len(window_ids)
-            result.done += len(window_ids)
+            result.done += closed
+            requeue_rejected(db, groups, rejected, result, log)
         except cloud.CallFailedError as exc:
             rows = exc.rows
             result.failed_requests += 1
@@ -70,3 +74,4 @@ def send_sync(db: Database, run_id: str, client: cloud.CloudClient, rules_versio
     context.report(context.ESCALATE, 0, total)
     with ThreadPoolExecutor(max_workers=max(1, settings.cloud_concurrency)) as pool:
         list(pool.map(run_one, requests))
+

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 
 import duckdb
 
@@ -17,12 +17,17 @@ from tasks.summarize.judge import extractive_summary
 from tasks.summarize.prompts import CHUNK_PROMPT_VERSION, CHUNK_SYSTEM_PROMPT, MIN_CHARS_FOR_MODEL
 from tasks.summarize.results import LocalBudget, SummarizeResult, SummaryDraft
 
+# (chunk_hash, first chunk_id, doc_id, text_sha256, char_start, char_end) of a pending text.
+PendingGroup = tuple[str, int, int, str | None, int, int]
+
 
 def pending_chunk_groups(cur: duckdb.DuckDBPyConnection, doc_ids: list[int] | None = None,
-                         ) -> list[tuple[str, int, int, str]]:
+                         ) -> list[PendingGroup]:
     """Distinct pending chunk texts, riskiest and newest documents first (or of doc_ids only).
 
-    Returns (chunk_hash, first chunk_id, doc_id, text) per distinct text.
+    Offsets, not texts: `with_texts` slices them from each document's text, fetched once. SQL
+    substring() counts characters from the start of the text on every call, quadratic in a
+    long document, and the run's texts would all be in memory at once.
     """
     rows = cur.execute(
         """
@@ -36,15 +41,33 @@ def pending_chunk_groups(cur: duckdb.DuckDBPyConnection, doc_ids: list[int] | No
             WHERE c.summary_status = 'pending' AND d.is_current
               AND (? IS NULL OR list_contains(?, c.doc_id))
         )
-        SELECT p.chunk_hash, p.chunk_id, p.doc_id,
-               substring(t.text, p.char_start + 1, p.char_end - p.char_start) AS chunk_text
-        FROM pending p JOIN texts t USING (text_sha256)
+        SELECT p.chunk_hash, p.chunk_id, p.doc_id, p.text_sha256, p.char_start, p.char_end
+        FROM pending p
         WHERE p.rank = 1
         ORDER BY p.risk_hint_score DESC, p.mtime DESC NULLS LAST, p.doc_id, p.chunk_id
         """,
         [doc_ids, doc_ids],
     ).fetchall()
-    return [(r[0], r[1], r[2], r[3]) for r in rows]
+    return [(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
+
+
+def with_texts(db: Database, groups: Iterable[PendingGroup]
+               ) -> Iterator[tuple[str, int, int, str]]:
+    """(chunk_hash, first chunk_id, doc_id, text) of each group, in order.
+
+    Groups come document by document, so only the current document's text is held; a
+    document met again later is fetched again.
+    """
+    sha: str | None = None
+    text = ""
+    for chunk_hash, chunk_id, doc_id, text_sha, start, end in groups:
+        if text_sha != sha:
+            sha = text_sha
+            with db.cursor() as cur:
+                row = cur.execute("SELECT text FROM texts WHERE text_sha256 = ?",
+                                  [text_sha]).fetchone()
+            text = row[0] if row else ""
+        yield chunk_hash, chunk_id, doc_id, text[start:end]
 
 
 def summarize_chunks(db: Database, run_id: str, spec: ModelSpec, calls: ModelCalls,
@@ -59,7 +82,8 @@ def summarize_chunks(db: Database, run_id: str, spec: ModelSpec, calls: ModelCal
     """
     result = SummarizeResult()
     with db.cursor() as cur:
-        groups = pending_chunk_groups(cur, doc_ids)
+        pending = pending_chunk_groups(cur, doc_ids)
+    total = len(pending)
     in_flight: deque[tuple[tuple[str, int, int, str], str, PendingCall]] = deque()
 
     def mark_done(chunk_hash: str, key: str) -> None:
@@ -93,11 +117,11 @@ def summarize_chunks(db: Database, run_id: str, spec: ModelSpec, calls: ModelCal
     def advance() -> None:
         nonlocal handled
         handled += 1
-        context.report(context.SUMMARIZE, handled, len(groups))
+        context.report(context.SUMMARIZE, handled, total)
         if handled % 10 == 0:
-            progress(f"summarized {handled}/{len(groups)} distinct chunks")
+            progress(f"summarized {handled}/{total} distinct chunks")
 
-    for group in groups:
+    for group in with_texts(db, pending):
         chunk_hash, _, _, text = group
         key = summary_key("chunk", chunk_hash, spec, CHUNK_PROMPT_VERSION)
         if cached_summary(db, key) is not None:

@@ -22,6 +22,7 @@ from compliance.store.migrations.m005_savings_claimed_only_when_sent import (
     m005_savings_claimed_only_when_sent,
 )
 from compliance.store.migrations.m006_clause_scorer import m006_clause_scorer
+from compliance.store.migrations.m007_interrupted_runs import m007_interrupted_runs
 
 Migration = Callable[[duckdb.DuckDBPyConnection], None]
 
@@ -32,4 +33,5 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("m004_dismissals_carry_no_fields", m004_dismissals_carry_no_fields),
     ("m005_savings_claimed_only_when_sent", m005_savings_claimed_only_when_sent),
     ("m006_clause_scorer", m006_clause_scorer),
+    ("m007_interrupted_runs", m007_interrupted_runs),
 ]

@@ -121,7 +121,8 @@ EXPECTED_SCHEMA: dict[str, list[tuple[str, str]]] = {
         ("scorer_version", "VARCHAR"), ("recall_target", "DOUBLE"), ("scorer_threshold", "DOUBLE"),
         ("expected_recall", "DOUBLE"), ("expected_share", "DOUBLE"),
         ("recall_estimate", "DOUBLE"), ("recall_lower_bound", "DOUBLE"),
-        ("recall_status", "VARCHAR"),
+        ("recall_status", "VARCHAR"), ("stage", "VARCHAR"),
+        ("stage_started_at", "TIMESTAMP WITH TIME ZONE"), ("interrupted_by", "VARCHAR"),
     ],
     "segments": [
         ("doc_id", "BIGINT"), ("seq", "INTEGER"), ("char_start", "INTEGER"),

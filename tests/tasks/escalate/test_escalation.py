@@ -9,6 +9,15 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from escalation_helpers import (
+    KEY,
+    SAMPLES,
+    escalate_copy,
+    run_flow,
+    sent_messages,
+    sent_messages_of,
+    spans_sent,
+)
 from helpers import PROJECT_ROOT
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -23,51 +32,9 @@ from tasks.escalate import stage as escalate
 from tests.fake_anthropic import FakeAnthropicServer
 
 ROOT = PROJECT_ROOT
-SAMPLES = ROOT / "data" / "samples"
-KEY = "sk-ant-test-PLANTED-0123456789abcdef"
 # Personal data planted in data/samples/hr/employee-onboarding.eml: it must never be sent.
 PERSONAL = ["219-09-9999", "GB82 WEST 1234 5698 7654 32", "marisol.adeyemihart@mailbox.example",
             "555-0142"]
-
-
-@pytest.fixture(scope="module")
-def harness():
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=180):
-        yield
-
-
-@pytest.fixture()
-def fake():
-    with FakeAnthropicServer(api_key=KEY) as server:
-        yield server
-
-
-def run_flow(source: Path, db_path: Path, **overrides):
-    """A run with the rule packs alone: these tests pin the escalation mechanics on rule windows
-    (the clause scorer and its audit have tests/flows/test_triage_audit.py)."""
-    from flows.pipeline import compliance_pipeline
-
-    values = {"source": str(source), "db_path": str(db_path), "summarize": "off",
-              "scorer": "off", **overrides}
-    return compliance_pipeline(PipelineParams(**values))
-
-
-def sent_messages(server: FakeAnthropicServer) -> list[dict]:
-    return sent_messages_of(server.state.requests)
-
-
-def sent_messages_of(requests: list[dict]) -> list[dict]:
-    return [r["body"] for r in requests if r["path"] == "/v1/messages"]
-
-
-def spans_sent(server: FakeAnthropicServer) -> list[dict]:
-    spans = []
-    for body in sent_messages(server):
-        content = body["messages"][0]["content"]
-        spans.extend(json.loads(content.split("Spans (JSON):\n", 1)[1]))
-    return spans
 
 
 @pytest.fixture(scope="module")
@@ -225,28 +192,6 @@ def test_parse_answer_maps_findings_and_dismissals_back_to_keys() -> None:
             parse_answer(_tool(bad), keys)
 
 
-def test_planted_key_never_stored_or_logged(sync_run, harness, tmp_path, fake, monkeypatch,
-                                            capsys):
-    # A wrong key gives a 401: the error paths must not echo either key.
-    monkeypatch.setenv("ANTHROPIC_API_KEY", KEY + "-wrong")
-    source = tmp_path / "src"
-    shutil.copytree(SAMPLES / "promo", source)
-    result = run_flow(source, tmp_path / "db.duckdb", escalation="sync",
-                      anthropic_base_url=fake.base_url)
-    out = capsys.readouterr()
-    for db_file in (sync_run["db"], tmp_path / "db.duckdb"):
-        assert KEY.encode() not in Path(db_file).read_bytes()
-    assert KEY not in out.out + out.err
-    assert KEY not in json.dumps(result, default=str)
-    conn = duckdb.connect(str(tmp_path / "db.duckdb"), read_only=True)
-    note = conn.execute("SELECT escalation_note, status FROM runs").fetchone()
-    assert note[1] == "completed"
-    assert "401" in note[0]
-    pending = conn.execute("SELECT count(*) FROM triage WHERE escalation_status = 'pending'"
-                           ).fetchone()[0]
-    assert pending > 0, "a rejected key leaves flagged chunks pending, never 'no findings'"
-
-
 def test_no_key_completes_locally(harness, tmp_path, monkeypatch):
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     source = tmp_path / "src"
@@ -265,35 +210,6 @@ def test_escalation_off_sends_nothing(harness, tmp_path, fake, monkeypatch):
     shutil.copytree(SAMPLES / "promo", source)
     run_flow(source, tmp_path / "db.duckdb", escalation="off", anthropic_base_url=fake.base_url)
     assert fake.state.requests == []
-
-
-@pytest.fixture(scope="module")
-def triaged_db(harness, tmp_path_factory):
-    """A database with flagged, redacted windows and no escalation yet."""
-    source = tmp_path_factory.mktemp("triage-src")
-    shutil.copytree(SAMPLES, source, dirs_exist_ok=True)
-    db_path = tmp_path_factory.mktemp("triage-db") / "results.duckdb"
-    run_flow(source, db_path, escalation="off")
-    return db_path
-
-
-def escalate_copy(db_template: Path, workdir: Path, server: FakeAnthropicServer, **options):
-    """Run the escalation stage alone on a copy of a triaged database."""
-    db_path = workdir / "copy.duckdb"
-    shutil.copy(db_template, db_path)
-    db = database.writer(db_path)
-    prices = load_price_table()
-    settings = EscalationSettings(**{"escalation": "sync", "budget_usd": None, **options})
-    client = CloudClient(db, KEY, server.base_url, prices,
-                         max_retries=settings.cloud_max_retries,
-                         timeout_seconds=settings.cloud_timeout_seconds)
-    run_id = "run-" + workdir.name
-    from compliance.store.runs import open_run
-
-    open_run(db, run_id, "test", "{}", orchestrator="test")
-    result = escalate.escalate(db, run_id, load_rules().version, settings, client, prices,
-                               log=lambda message: None)
-    return db, db_path, run_id, result
 
 
 def test_retries_are_booked_per_attempt(triaged_db, tmp_path, fake):
@@ -373,7 +289,9 @@ def test_deferred_windows_go_first_next_run(triaged_db, tmp_path, fake):
 
 @settings(max_examples=12, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(faults=st.lists(st.sampled_from(["ok", "429", "500", "529", "drop", "malformed"]),
+@given(faults=st.lists(st.sampled_from(["ok", "429", "500", "529", "drop", "reset", "truncated",
+                                        "malformed", "text", "unknown_span", "bad_quote",
+                                        "401"]),
                        max_size=8),
        budget=st.decimals(min_value=Decimal("0.005"), max_value=Decimal("0.08"), places=3),
        concurrency=st.integers(min_value=1, max_value=4))
@@ -392,11 +310,16 @@ def test_budget_never_exceeded_under_faults(triaged_db, tmp_path_factory, faults
             unsettled_done = cur.execute(
                 "SELECT count(*) FROM escalation_windows WHERE status = 'done' AND call_id IS "
                 "NULL").fetchone()[0]
+            unanswered_done = cur.execute(
+                "SELECT count(*) FROM escalation_windows w LEFT JOIN escalation_results r "
+                "USING (cache_key) WHERE w.status = 'done' AND r.cache_key IS NULL"
+            ).fetchone()[0]
         database.close_writer(db_path)
         attempts = len(sent_messages(server))
     assert spent <= budget
     assert rows == attempts, "every attempt the server saw is a ledger row"
     assert unsettled_done == 0
+    assert unanswered_done == 0, "a window is closed only with a stored answer"
 
 
 @pytest.fixture(scope="module")
