@@ -7,6 +7,12 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from compliance.adapters.local_batch import (
+    BatchDecoder,
+    BatchSettings,
+    batchable,
+    capture_completion,
+)
 from compliance.adapters.model_registry import ModelSpec, verify_model_file
 from compliance.environment import llm_threads
 
@@ -43,6 +49,8 @@ class LocalModel:
         self._lock = threading.Lock()
         self._llm: Any = None
         self._vocab: Any = None
+        self._decoder: BatchDecoder | None = None
+        self.batch_settings = BatchSettings()
         self.loads = 0  # times the weights were loaded in this process (once, unless closed)
 
     def _load_vocab(self) -> Any:
@@ -100,9 +108,78 @@ class LocalModel:
             cpu_seconds=cpu_seconds,
         )
 
+    def complete_json_many(self, messages_list: list[list[dict[str, str]]], schema: dict,
+                           params: dict[str, Any] | None = None) -> list[Completion]:
+        """`complete_json` of each message list, decoded together (see `local_batch`).
+
+        Same prompt tokens, grammar, sampler chain and stop rules per completion as
+        `complete_json`, and the same token counts (the shared system prompt is counted in every
+        prompt, as the single call counts it). The answers are the single calls' answers as long
+        as the batched logits pick the same greedy tokens (see the bench for how often they do
+        not). A completion whose prompt and answer do not fit one sequence of the batch context
+        goes through `complete_json`'s path, after the batch.
+
+        Time: the batch's wall and CPU seconds are shared out in proportion to the tokens decoded
+        for each completion (its own prompt tokens after the shared prefix, plus the prefix split
+        evenly, plus its answer); a completion run singly gets its own measured time. The sum is
+        the call's time, so a budget charged per completion is charged the real total.
+        """
+        if not messages_list:
+            return []
+        settings = {**GENERATION_PARAMS, **(params or {})}
+        chat_kwargs = {"response_format": {"type": "json_object", "schema": schema}, **settings}
+        results: list[Completion | None] = [None] * len(messages_list)
+        with self._lock:
+            llm = self._load()
+            started, cpu_started = time.perf_counter(), time.process_time()
+            if self._decoder is None:
+                self._decoder = BatchDecoder(llm, self.batch_settings)
+            decoder = self._decoder
+            requests, singles = [], []
+            for index, messages in enumerate(messages_list):
+                captured = capture_completion(llm, messages, **chat_kwargs)
+                request = decoder.prepare(index, captured) if batchable(captured) else None
+                if request is not None and decoder.fits(request):
+                    requests.append(request)
+                else:
+                    singles.append(index)
+            answers = decoder.run(requests)
+            seconds = time.perf_counter() - started
+            cpu_seconds = time.process_time() - cpu_started
+            decoded = [a.prompt_tokens - decoder.last_shared + a.completion_tokens
+                       + decoder.last_shared / len(answers) for a in answers]
+            total = sum(decoded) or 1.0
+            for request, answer, weight in zip(requests, answers, decoded, strict=True):
+                share = weight / total
+                results[request.index] = Completion(
+                    answer.text, answer.prompt_tokens, answer.completion_tokens,
+                    seconds * share, cpu_seconds * share)
+            for index in singles:
+                results[index] = self._complete_unlocked(llm, messages_list[index], chat_kwargs)
+        return [r for r in results if r is not None]
+
+    @staticmethod
+    def _complete_unlocked(llm: Any, messages: list[dict[str, str]],
+                           chat_kwargs: dict[str, Any]) -> Completion:
+        started, cpu_started = time.perf_counter(), time.process_time()
+        response = llm.create_chat_completion(messages=messages, **chat_kwargs)
+        seconds = time.perf_counter() - started
+        cpu_seconds = time.process_time() - cpu_started
+        usage = response.get("usage", {})
+        return Completion(
+            content=response["choices"][0]["message"]["content"] or "",
+            prompt_tokens=int(usage.get("prompt_tokens", 0)),
+            completion_tokens=int(usage.get("completion_tokens", 0)),
+            seconds=seconds,
+            cpu_seconds=cpu_seconds,
+        )
+
     def close(self) -> None:
         """Free the weights now (they load again on next use)."""
         with self._lock:
+            if self._decoder is not None:
+                self._decoder.close()
+                self._decoder = None
             for llm in (self._llm, self._vocab):
                 if llm is not None:
                     llm.close()
