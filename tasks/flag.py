@@ -317,8 +317,8 @@ def flag_stored_chunks(db: Database, run_id: str, rules: RuleSet,
         with db.cursor() as cur:
             chunks = chunks_to_flag(cur, doc_id, policy.version)
             text = document_text(cur, text_sha)
-        scanned = [(piece, rules.scan(piece))
-                   for piece in (text[start:end] for _, start, end in chunks)]
+        pieces = [text[start:end] for _, start, end in chunks]
+        scanned = list(zip(pieces, rules.scan_many(pieces), strict=True))
         del text
         verdicts = decide_document(scanned, settings, rules.whole_document, policy,
                                    [start for _, start, _ in chunks])

@@ -132,7 +132,7 @@ def outstanding_work(cur: duckdb.DuckDBPyConnection, summarize: bool, rules_vers
             """
             SELECT (SELECT count(*) FROM escalation_windows w JOIN documents d USING (doc_id)
                     WHERE d.is_current AND w.rules_version = ?
-                      AND w.status IN ('pending', 'deferred', 'sent'))
+                      AND w.status IN ('pending', 'deferred', 'sent', 'failed'))
                  + (SELECT count(*) FROM batches WHERE status <> 'ended')
             """,
             [rules_version],

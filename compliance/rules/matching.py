@@ -164,31 +164,58 @@ class RuleSet:
 
     def scan(self, text: str) -> list[Hit]:
         """Every rule's hits in a text, in text order."""
+        return self.scan_many([text])[0]
+
+    def scan_many(self, texts: list[str]) -> list[list[Hit]]:
+        """Every rule's hits in each text (the entity pass batched over all of them)."""
         # PDFs often space words with U+00A0 and kin: patterns say ' '. One character for one
         # keeps every offset valid in the stored text.
-        text = text.translate(_ODD_SPACES)
-        entities = find_entities(text) if self.needs_entities else []
-        hits = [hit for rule in self.rules for hit in rule.find(text, entities)]
-        return sorted(hits, key=lambda h: (h.start, h.end, h.rule_id))
+        texts = [text.translate(_ODD_SPACES) for text in texts]
+        entities = (find_entities_many(texts) if self.needs_entities and texts
+                    else [[] for _ in texts])
+        scanned = []
+        for text, found in zip(texts, entities, strict=True):
+            hits = [hit for rule in self.rules for hit in rule.find(text, found)]
+            scanned.append(sorted(hits, key=lambda h: (h.start, h.end, h.rule_id)))
+        return scanned
 
 
 _nlp: Any = None
 _nlp_lock = threading.Lock()
+# Only the entity recognizer runs: in this pipeline it has its own token-to-vector layer, so the
+# tagger, parser, lemmatizer and shared tok2vec are half the time and nothing the rules read
+# (measured on data/eval: 2.2x faster, 5 of 447 PERSON spans with other boundaries, no name
+# label lost; see README "Performance").
+_NOT_NEEDED_FOR_ENTITIES = ["tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer",
+                            "senter"]
+# Texts per nlp.pipe batch: one document's chunks go through spaCy together.
+ENTITY_BATCH = 64
+
+
+def _entity_pipeline() -> Any:
+    """The installed spaCy English pipeline with its entity recognizer alone, loaded once."""
+    global _nlp
+    if _nlp is None:
+        import spacy
+
+        from compliance.adapters.offline_nlp import OFFLINE_SPACY_PACKAGE
+
+        _nlp = spacy.load(OFFLINE_SPACY_PACKAGE, exclude=_NOT_NEEDED_FOR_ENTITIES)
+        _nlp.max_length = 2_000_000
+    return _nlp
 
 
 def find_entities(text: str) -> list[tuple[str, int, int]]:
-    """Named entities (label, start, end) from the installed spaCy English pipeline."""
-    global _nlp
+    """Named entities (label, start, end) in one text."""
+    return find_entities_many([text])[0]
+
+
+def find_entities_many(texts: list[str]) -> list[list[tuple[str, int, int]]]:
+    """Named entities (label, start, end) of each text, batched through spaCy's pipe."""
     with _nlp_lock:
-        if _nlp is None:
-            import spacy
-
-            from compliance.adapters.offline_nlp import OFFLINE_SPACY_PACKAGE
-
-            _nlp = spacy.load(OFFLINE_SPACY_PACKAGE, exclude=["lemmatizer"])
-            _nlp.max_length = 2_000_000
-        doc = _nlp(text)
-    return [(ent.label_, ent.start_char, ent.end_char) for ent in doc.ents]
+        docs = _entity_pipeline().pipe(texts, batch_size=ENTITY_BATCH)
+        return [[(ent.label_, ent.start_char, ent.end_char) for ent in doc.ents]
+                for doc in docs]
 
 
 def severity_weight(severity: str) -> int:

@@ -16,7 +16,7 @@ from compliance.store.db import Database
 from compliance.vocab import WindowStatus
 from tasks.escalate.cache import cache_key, store_answers
 from tasks.escalate.packing import purpose_of
-from tasks.escalate.queue import requeue_rejected, reserve_or_defer, set_status
+from tasks.escalate.queue import fail, requeue_rejected, reserve_or_defer, set_status
 from tasks.escalate.result import EscalationResult
 
 
@@ -52,8 +52,10 @@ def submit_batch(db: Database, run_id: str, client: cloud.CloudClient, prices: P
                 cur.execute("UPDATE llm_calls SET status = 'failed', cost_usd = 0, error = ? "
                             "WHERE call_id = ?", [f"batch not created: {message}"[:500],
                                                   call_id])
-        for _, _, _, bound in booked:
+        for _, _, window_ids, bound in booked:
             guard.release(bound, Decimal(0))
+            fail(db, window_ids, f"batch not created: {message}", result)
+        result.failed_requests += 1
         result.errors.append(message)
         return
     with db.transaction() as cur:
@@ -137,7 +139,8 @@ def _collect_batch(db: Database, client: cloud.CloudClient, prices: PriceTable, 
             except cloud.MalformedAnswerError as exc:
                 result.failed_requests += 1
                 result.errors.append(str(exc))
-                set_status(db, [w for ws in groups.values() for w in ws], WindowStatus.PENDING)
+                fail(db, [w for ws in groups.values() for w in ws], f"malformed answer: {exc}",
+                     result)
                 continue
             accepted, rejected = cloud.check_answers(answers, texts)
             result.findings += store_answers(db, "batch:" + batch_id, model, rules_version,
@@ -149,9 +152,21 @@ def _collect_batch(db: Database, client: cloud.CloudClient, prices: PriceTable, 
             with db.cursor() as cur:
                 cur.execute("UPDATE llm_calls SET status = 'failed', cost_usd = 0, error = ? "
                             "WHERE call_id = ?", [f"batch entry {outcome.type}", call_id])
-            set_status(db, [w for ws in groups.values() for w in ws], WindowStatus.PENDING)
+            fail(db, [w for ws in groups.values() for w in ws],
+                 f"batch {batch_id} entry {outcome.type}", result)
             result.failed_requests += 1
             result.errors.append(f"batch entry {outcome.type}")
     with db.cursor() as cur:
         cur.execute("UPDATE batches SET status = 'ended', ended_at = now() WHERE batch_id = ?",
                     [batch_id])
+        # The run that submitted the batch may have ended (or died) with these calls reserved
+        # at their bound: its stored spend follows its ledger, now settled.
+        cur.execute(
+            """
+            UPDATE runs SET spend_usd = (SELECT coalesce(sum(c.cost_usd), 0) FROM llm_calls c
+                                         WHERE c.run_id = runs.run_id AND c.provider <> 'local')
+            WHERE spend_usd IS NOT NULL
+              AND run_id = (SELECT run_id FROM batches WHERE batch_id = ?)
+            """,
+            [batch_id],
+        )

@@ -12,30 +12,43 @@ from compliance.store.db import Database
 from compliance.vocab import WindowStatus
 from tasks.escalate.result import EscalationResult
 
+# A window's stored reason: enough for the API's error sentence, never a whole body.
+REASON_CHARS = 500
+
 
 def open_windows(cur: duckdb.DuckDBPyConnection, rules_version: str) -> list[tuple]:
-    """Windows still to judge: deferred ones first (they waited), then riskiest documents."""
+    """Windows still to judge: deferred and failed ones first (they waited), then the riskiest."""
     return cur.execute(
         """
         SELECT w.window_id, w.redacted_text, w.rule_ids, w.purpose
         FROM escalation_windows w JOIN documents d USING (doc_id)
-        WHERE d.is_current AND w.rules_version = ? AND w.status IN ('pending', 'deferred')
-        ORDER BY (w.status = 'deferred') DESC, d.risk_hint_score DESC, w.window_id
+        WHERE d.is_current AND w.rules_version = ?
+          AND w.status IN ('pending', 'deferred', 'failed')
+        ORDER BY (w.status IN ('deferred', 'failed')) DESC, d.risk_hint_score DESC, w.window_id
         """,
         [rules_version],
     ).fetchall()
 
 
 def set_status(db: Database, window_ids: list[int], status: WindowStatus,
-               batch_id: str | None = None, custom_id: str | None = None) -> None:
-    """Move windows to a status; a batch's id and entry stick once set."""
+               batch_id: str | None = None, custom_id: str | None = None,
+               reason: str | None = None) -> None:
+    """Move windows to a status, with why (deferred, failed); a batch's ids stick once set."""
     if window_ids:
         with db.cursor() as cur:
             cur.execute(
-                "UPDATE escalation_windows SET status = ?, batch_id = coalesce(?, batch_id), "
+                "UPDATE escalation_windows SET status = ?, status_reason = ?, "
+                "status_changed_at = now(), batch_id = coalesce(?, batch_id), "
                 "custom_id = coalesce(?, custom_id) WHERE window_id IN (SELECT unnest(?))",
-                [status, batch_id, custom_id, window_ids],
+                [status, reason[:REASON_CHARS] if reason else None, batch_id, custom_id,
+                 window_ids],
             )
+
+
+def fail(db: Database, window_ids: list[int], reason: str, result: EscalationResult) -> None:
+    """Windows whose request failed: marked failed with the reason, sent again by the next run."""
+    result.failed_windows += len(window_ids)
+    set_status(db, window_ids, WindowStatus.FAILED, reason=reason)
 
 
 def refresh_chunk_statuses(db: Database, rules_version: str) -> None:
@@ -63,8 +76,8 @@ def reserve_or_defer(db: Database, guard: BudgetGuard, bound: Decimal, window_id
     """Reserve a request's bound; when a budget has no room, its windows wait for the next run."""
     try:
         guard.reserve(bound)
-    except BudgetExceededError:
-        set_status(db, window_ids, WindowStatus.DEFERRED)
+    except BudgetExceededError as exc:
+        set_status(db, window_ids, WindowStatus.DEFERRED, reason=str(exc))
         result.deferred += len(window_ids)
         return False
     return True
@@ -72,12 +85,12 @@ def reserve_or_defer(db: Database, guard: BudgetGuard, bound: Decimal, window_id
 
 def requeue_rejected(db: Database, groups: dict[str, list[int]], rejected: dict[str, str],
                      result: EscalationResult, log: Callable[[str], None]) -> None:
-    """Windows whose answer was rejected wait for the next run, with the reason logged."""
+    """Windows whose answer was rejected fail with the reason and wait for the next run."""
     for key, reason in rejected.items():
         result.rejected_answers += 1
         result.errors.append(reason)
         log(f"answer rejected, window re-queued: {reason}")
-        set_status(db, groups[key], WindowStatus.PENDING)
+        fail(db, groups[key], f"answer rejected: {reason}", result)
 
 
 def note_failures(result: EscalationResult) -> None:
@@ -90,4 +103,5 @@ def note_failures(result: EscalationResult) -> None:
     if result.rejected_answers:
         parts.append(f"{result.rejected_answers} answer(s) rejected")
     last = f" (last: {result.errors[-1][:200]})" if result.errors else ""
-    result.note = f"{' and '.join(parts)}{last}: their windows stay pending for the next run"
+    result.note = (f"{' and '.join(parts)}{last}: {result.failed_windows} window(s) marked "
+                   "failed, sent again by the next run")

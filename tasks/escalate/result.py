@@ -15,7 +15,9 @@ class EscalationResult:
     done: int = 0
     deferred: int = 0
     failed_requests: int = 0
-    # Answers to single spans refused (a quote not in the span): those windows stay pending.
+    # Windows marked failed (request failed or answer rejected): the next run sends them again.
+    failed_windows: int = 0
+    # Answers to single spans refused (a quote not in the span): those windows are failed.
     rejected_answers: int = 0
     batches_submitted: int = 0
     batches_pending: int = 0

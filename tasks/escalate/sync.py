@@ -10,10 +10,9 @@ from compliance import context
 from compliance.adapters import cloud
 from compliance.settings import EscalationSettings
 from compliance.store.db import Database
-from compliance.vocab import WindowStatus
 from tasks.escalate.cache import store_answers
 from tasks.escalate.packing import purpose_of
-from tasks.escalate.queue import requeue_rejected, reserve_or_defer, set_status
+from tasks.escalate.queue import fail, requeue_rejected, reserve_or_defer
 from tasks.escalate.result import EscalationResult
 
 
@@ -38,6 +37,8 @@ def send_sync(db: Database, run_id: str, client: cloud.CloudClient, rules_versio
 
     def send_one(request: list[cloud.Span], window_ids: list[int]) -> None:
         if stop["auth"]:
+            fail(db, window_ids, "not sent: the API rejected the key earlier in this run",
+                 result)
             return
         params = cloud.build_request(settings.cloud_model, request)
         hold = client.call_bound(params) * (1 + settings.cloud_max_retries)
@@ -62,12 +63,12 @@ def send_sync(db: Database, run_id: str, client: cloud.CloudClient, rules_versio
             if exc.status_code in (401, 403):
                 stop["auth"] = True
                 result.note = "the API rejected the key (401): flagged chunks stay pending"
-            set_status(db, window_ids, WindowStatus.PENDING)
+            fail(db, window_ids, f"request failed: {exc}", result)
         except cloud.MalformedAnswerError as exc:
             result.failed_requests += 1
             result.errors.append(str(exc))
             log(f"malformed answer, windows re-queued: {exc}")
-            set_status(db, window_ids, WindowStatus.PENDING)
+            fail(db, window_ids, f"malformed answer: {exc}", result)
         finally:
             guard.release(hold, client.committed_cost(rows))
 

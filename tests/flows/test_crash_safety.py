@@ -305,13 +305,13 @@ def prefect_home(tmp_path_factory) -> Path:
 
 
 def start_run(source: Path, db: Path, home: Path, project_root: Path,
-              base_url: str) -> Process:
+              base_url: str, escalation: str = "sync") -> Process:
     """`compliance run` as a user starts it: its own ephemeral Prefect server, a key, the cloud
     at `base_url`; one span per request, one request at a time, no audit sample (random per
     run), so that two databases can be compared row for row."""
     env = {**ephemeral_env(home, project_root), "ANTHROPIC_API_KEY": KEY}
     return Process([sys.executable, "-m", "compliance.cli.main", "run", str(source),
-                    "--db", str(db), "--escalation", "sync", "--anthropic-base-url", base_url,
+                    "--db", str(db), "--escalation", escalation, "--anthropic-base-url", base_url,
                     "--audit-share", "0", "--max-spans-per-request", "1",
                     "--cloud-concurrency", "1", "--no-progress"], env, project_root)
 
@@ -474,3 +474,57 @@ def test_runs_killed_in_ingest_escalation_and_summaries_resume_to_the_same_datab
     checked = verify_db(db, project_root)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert checked.stdout.startswith("ok: ")
+
+
+def batches_created(fake) -> int:
+    return sum(r["path"] == "/v1/messages/batches" for r in list(fake.state.requests))
+
+
+def test_a_run_killed_while_its_batch_is_processing_is_collected_by_the_next(
+        crash_source, prefect_home, project_root, tmp_path):
+    """Batch mode: the run is killed after its batch was submitted, while it polls. The next
+    run collects that batch (booked to the run that submitted it) instead of sending the
+    windows again, and ends with the database an uninterrupted batch run writes."""
+    from tests.fake_anthropic import FakeAnthropicServer
+
+    baseline_db = tmp_path / "baseline.duckdb"
+    with FakeAnthropicServer(api_key=KEY) as fake:
+        baseline = start_run(crash_source, baseline_db, prefect_home, project_root,
+                             fake.base_url, escalation="batch")
+        assert baseline.finish() == 0, baseline.output[-4000:]
+        assert batches_created(fake) == 1
+
+    db = tmp_path / "results.duckdb"
+    with FakeAnthropicServer(api_key=KEY, batch_polls=0) as fake:  # never ends, for now
+        first = start_run(crash_source, db, prefect_home, project_root, fake.base_url,
+                          escalation="batch")
+        deadline = time.monotonic() + 900
+        while not any(batch["polls"] for batch in list(fake.state.batches.values())):
+            assert first.popen.poll() is None, first.output[-4000:]
+            assert time.monotonic() < deadline, first.output[-4000:]
+            time.sleep(0.1)
+        first.kill_tree()
+        [(killed, status, stage, _, _)] = runs_of(db)
+        assert (status, stage) == ("running", "escalate-flagged")
+        in_flight = query(db, "SELECT status, count(*) FROM escalation_windows GROUP BY 1")
+        assert [row[0] for row in in_flight] == ["sent"], in_flight
+        assert query(db, "SELECT DISTINCT status FROM llm_calls WHERE run_id = ? AND "
+                         "provider <> 'local'", [killed]) == [("reserved",)]
+
+        fake.state.batch_polls = 1  # the batch has ended by the time the next run asks
+        last = start_run(crash_source, db, prefect_home, project_root, fake.base_url,
+                         escalation="batch")
+        assert last.finish() == 0, last.output[-4000:]
+        assert batches_created(fake) == 1, "the killed run's windows were not sent again"
+
+    runs = runs_of(db)
+    assert [(r[1], r[2]) for r in runs] == [("interrupted", "escalate-flagged"),
+                                            ("completed", "close-run")]
+    # The batch's entries are settled against the run that submitted them.
+    assert query(db, "SELECT DISTINCT run_id, status FROM llm_calls WHERE provider <> 'local'"
+                 ) == [(killed, "settled")]
+    got, expected = snapshot(db), snapshot(baseline_db)
+    for table in expected:
+        assert got[table] == expected[table], table
+    checked = verify_db(db, project_root)
+    assert checked.returncode == 0, checked.stdout + checked.stderr

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +20,7 @@ import pytest
 from helpers import query
 from prefect_processes import PrefectProcesses, free_port, wait_for
 
-from compliance.store.runlock import limit_name
+from compliance.store.runlock import claim_path, limit_name
 from flows.artifacts import ARTIFACT_KEYS, COUNTS_KEY, FAILED_KEY, PROGRESS_KEY, REPORT_KEY
 from tests.fake_anthropic import FakeAnthropicServer
 
@@ -221,6 +222,77 @@ def test_two_runs_on_one_database_wait_for_each_other(stack, tmp_path):
     assert [r[1] for r in rows] == ["completed", "completed"]
     (_, _, _, first_finished), (_, _, second_started, _) = rows
     assert first_finished <= second_started, rows
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid` (its parser workers and theirs), from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parent = int(stat.rsplit(")", 1)[1].split()[1])
+            children.setdefault(parent, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def test_a_deployment_run_killed_while_escalating_is_taken_over_by_the_next(stack, tmp_path):
+    """kill -9 the flow-run process a worker started (and its children), mid-escalation: the
+    next deployment run releases the dead run's slot on the real server, marks it interrupted
+    and finishes its work without asking the cloud again what it answered."""
+    source = write_sources(tmp_path / "inbox")
+    db_path = tmp_path / "results.duckdb"
+    deployment_id = stack.deployment("on-demand")["id"]
+    with FakeAnthropicServer(api_key=KEY) as fake:
+        fake.state.timeout_sleep = 3600
+        fake.state.faults.extend(["none", "timeout"])  # the second request is never answered
+        params = {"source": str(source), "db_path": str(db_path), "escalation": "sync",
+                  "anthropic_base_url": fake.base_url, "summarize": "off", "audit_share": 0,
+                  "max_spans_per_request": 1, "cloud_concurrency": 1}
+        first = stack.create_run(deployment_id, params)
+        assert first.status_code == 201, first.text
+        killed_flow_run = first.json()["id"]
+        wait_for(lambda: sum(r["path"] == "/v1/messages" for r in fake.state.requests) >= 2,
+                 600, "the second cloud request")
+        holder = json.loads(claim_path(db_path).read_text())
+        assert holder["flow_run_id"] == killed_flow_run
+        for pid in [holder["pid"], *descendants(holder["pid"])]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        killed = stack.wait_for_end(killed_flow_run)
+        assert killed["state_type"] in ("CRASHED", "FAILED"), killed["state"]
+        answered = [r for r in fake.state.requests if r["path"] == "/v1/messages"]
+
+        second = stack.create_run(deployment_id, params)
+        assert second.status_code == 201, second.text
+        run = stack.wait_for_end(second.json()["id"])
+        logs = stack.logs_of(second.json()["id"])
+        sent = [r for r in fake.state.requests if r["path"] == "/v1/messages"]
+    assert run["state_type"] == "COMPLETED", (run["state"], logs[-30:])
+    assert any("taking over: released the concurrency slot" in line for line in logs), logs
+    rows = query(db_path, "SELECT flow_run_id, status, stage FROM runs ORDER BY started_at")
+    assert rows == [(killed_flow_run, "interrupted", "escalate-flagged"),
+                    (second.json()["id"], "completed", "close-run")]
+    # The answered request was not sent again; the hung one was, once; nothing waits.
+    assert sent[:len(answered)] == answered
+    assert answered[0]["body"] not in [r["body"] for r in sent[len(answered):]]
+    assert answered[1]["body"] in [r["body"] for r in sent[len(answered):]]
+    assert query(db_path, "SELECT count(*) FROM escalation_windows WHERE status <> 'done'"
+                 ) == [(0,)]
+    assert query(db_path, "SELECT count(*) FROM llm_calls WHERE status = 'reserved'") == [(1,)]
+    limits = stack.client.post("/v2/concurrency_limits/filter", json={})
+    assert limits.status_code == 200, limits.text
+    [limit] = [c for c in limits.json() if c["name"] == limit_name(db_path)]
+    assert limit["active_slots"] == 0, "no slot left taken by the dead run"
 
 
 @pytest.fixture(autouse=True)

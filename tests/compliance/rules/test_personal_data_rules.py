@@ -31,3 +31,18 @@ def test_rules_read_text_spaced_with_non_breaking_spaces() -> None:
     hits = load_rules().scan(text)
     assert "contract.exclusivity" in {h.rule_id for h in hits}
     assert all(text[h.start:h.end].strip() for h in hits)  # offsets are the stored text's
+
+
+def test_a_documents_chunks_scanned_together_get_the_hits_of_each_alone() -> None:
+    from compliance.rules.loader import load_rules
+
+    rules = load_rules()
+    texts = ["Patient: Margaret Ellison, referred by Dr Samuel Okafor on Tuesday.",
+             "The supplier shall deliver the goods within thirty days of the order.",
+             "",
+             "Contact Priya Raman (priya.raman@example.org) about the audit findings."]
+    together = rules.scan_many(texts)
+    assert together == [rules.scan(text) for text in texts]
+    names = {texts[0][h.start:h.end] for h in together[0] if h.rule_id == "pii.person_name"}
+    assert "Margaret Ellison" in names
+    assert rules.scan_many([]) == []

@@ -33,15 +33,24 @@ def window_states(db) -> dict[str, int]:
 
 
 def assert_nothing_closed_without_an_answer(db) -> None:
-    """Every window is done with a stored answer, or waits (pending, deferred, sent in a batch)."""
+    """Every window is done with a stored answer, or waits (pending, sent in a batch), or is
+    deferred or failed with the reason stored beside it."""
     with db.cursor() as cur:
         orphans = cur.execute(
             "SELECT count(*) FROM escalation_windows w LEFT JOIN escalation_results r "
             "USING (cache_key) WHERE w.status = 'done' AND r.cache_key IS NULL").fetchone()[0]
-        failed = cur.execute("SELECT count(*) FROM escalation_windows WHERE status = 'failed'"
-                             ).fetchone()[0]
+        unexplained = cur.execute(
+            "SELECT count(*) FROM escalation_windows WHERE status IN ('failed', 'deferred') "
+            "AND (status_reason IS NULL OR status_changed_at IS NULL)").fetchone()[0]
     assert orphans == 0, "a window marked done has no answer behind it"
-    assert failed == 0, "a window that failed is re-queued, not dropped"
+    assert unexplained == 0, "a failed or deferred window says why"
+
+
+def reasons(db, status: str) -> list[str]:
+    with db.cursor() as cur:
+        return [r[0] for r in cur.execute(
+            "SELECT DISTINCT status_reason FROM escalation_windows WHERE status = ?",
+            [status]).fetchall()]
 
 
 def test_retry_after_is_honoured(triaged_db, tmp_path, fake):
@@ -70,8 +79,8 @@ def test_retry_after_beyond_the_limit_is_not_waited_for(triaged_db, tmp_path, fa
     assert [r[0] for r in rows[1:]] == ["settled"] * (len(rows) - 1), "the rest went on"
     assert len(rows) == len(sent_messages(fake)), "the refused request was not retried"
     assert result.failed_requests == 1
-    assert 0 < states["pending"] <= 4 and states["done"] == result.windows_total - states["pending"]
-    assert "1 cloud request(s) failed" in result.note and "pending" in result.note
+    assert 0 < states["failed"] <= 4 and states["done"] == result.windows_total - states["failed"]
+    assert "1 cloud request(s) failed" in result.note and "marked failed" in result.note
 
 
 def test_lost_connections_are_retried_and_stay_reserved(triaged_db, tmp_path, fake):
@@ -91,20 +100,48 @@ def test_lost_connections_are_retried_and_stay_reserved(triaged_db, tmp_path, fa
     assert result.done == result.windows_total
 
 
-def test_exhausted_retries_leave_the_windows_pending_with_a_reason(triaged_db, tmp_path, fake):
+def test_exhausted_retries_fail_the_windows_with_a_reason(triaged_db, tmp_path, fake):
     fake.state.faults.extend(["500", "529", "truncated"])
     db, db_path, run_id, result = escalate_copy(triaged_db, tmp_path, fake, cloud_concurrency=1,
                                                 cloud_max_retries=2, max_spans_per_request=4)
     rows = ledger(db, run_id)
     states = window_states(db)
+    failed_because = reasons(db, "failed")
     assert_nothing_closed_without_an_answer(db)
     database.close_writer(db_path)
     # Three attempts of the first request (bounded by cloud_max_retries), then the others.
     assert [(r[0], r[1]) for r in rows[:2]] == [("failed", "HTTP 500"), ("failed", "HTTP 529")]
     assert rows[2][0] == "reserved" and "APIConnectionError" in rows[2][1]
     assert len(rows) == len(sent_messages(fake))
-    assert result.failed_requests == 1 and 0 < states["pending"] <= 4
+    assert result.failed_requests == 1 and 0 < states["failed"] <= 4
+    assert result.failed_windows == states["failed"]
+    assert len(failed_because) == 1 and failed_because[0].startswith("request failed: ")
+    assert "APIConnectionError" in failed_because[0]
     assert "1 cloud request(s) failed (last: APIConnectionError" in result.note
+
+
+def test_failed_windows_are_never_none_and_the_next_run_sends_them(triaged_db, tmp_path, fake):
+    fake.state.faults.extend(["500"])
+    db, db_path, run_id, result = escalate_copy(triaged_db, tmp_path, fake, cloud_concurrency=1,
+                                                cloud_max_retries=0, max_spans_per_request=4)
+    with db.cursor() as cur:
+        waiting = cur.execute(
+            "SELECT DISTINCT risk_verdict FROM document_status WHERE windows_failed > 0 "
+            "AND open_findings = 0").fetchall()
+        failed = cur.execute("SELECT count(*) FROM escalation_windows WHERE status = 'failed'"
+                             ).fetchone()[0]
+    assert failed == result.failed_windows > 0
+    assert waiting in ([], [("awaiting_cloud",)]), "a document waiting on the cloud is not 'none'"
+    prices = load_price_table()
+    second = escalate.escalate(db, "run-next", load_rules().version,
+                               EscalationSettings(escalation="sync", cloud_concurrency=1,
+                                                  budget_usd=None, max_spans_per_request=4),
+                               CloudClient(db, KEY, fake.base_url, prices), prices,
+                               log=lambda message: None)
+    states = window_states(db)
+    database.close_writer(db_path)
+    assert second.failed_windows == 0 and second.sent == failed
+    assert states == {"done": result.windows_total}
 
 
 def test_key_refused_mid_run_stops_sending(triaged_db, tmp_path, fake):
@@ -114,13 +151,17 @@ def test_key_refused_mid_run_stops_sending(triaged_db, tmp_path, fake):
                                                 max_spans_per_request=2)
     rows = ledger(db, run_id)
     states = window_states(db)
+    failed_because = reasons(db, "failed")
     assert_nothing_closed_without_an_answer(db)
     database.close_writer(db_path)
     assert len(sent_messages(fake)) == 2 == len(rows)
     assert rows[0][0] == "settled" and rows[1][:3] == ("failed", "HTTP 401", 0)
     assert "401" in result.note
-    assert 0 < states["done"] <= 2 and states["pending"] == result.windows_total - states["done"]
-    assert KEY not in result.note + " ".join(result.errors)
+    assert 0 < states["done"] <= 2 and states["failed"] == result.windows_total - states["done"]
+    assert any(reason.startswith("request failed: AuthenticationError") and "401" in reason
+               for reason in failed_because)
+    assert "not sent: the API rejected the key earlier in this run" in failed_because
+    assert KEY not in result.note + " ".join(result.errors) + " ".join(failed_because)
 
 
 @pytest.mark.parametrize("fault", ["text", "unknown_span", "malformed"])
@@ -138,7 +179,7 @@ def test_invalid_tool_output_is_rejected_and_requeued(triaged_db, tmp_path, fake
     database.close_writer(db_path)
     assert rows[0][0] == "settled" and rows[0][2] > 0, "a wrong answer is still paid for"
     assert from_first == 0, "nothing of a rejected answer is stored"
-    assert result.failed_requests == 1 and 0 < states["pending"] <= 4
+    assert result.failed_requests == 1 and 0 < states["failed"] <= 4
     assert "1 cloud request(s) failed" in result.note
 
 

@@ -238,7 +238,7 @@ def test_timeout_keeps_reservation(triaged_db, tmp_path, fake):
         first = cur.execute("SELECT status, cost_usd, bound_usd, error FROM llm_calls "
                             "WHERE run_id = ? ORDER BY call_id LIMIT 1", [run_id]).fetchone()
         requeued = cur.execute("SELECT count(*) FROM escalation_windows WHERE status = "
-                               "'pending'").fetchone()[0]
+                               "'failed'").fetchone()[0]
     database.close_writer(db_path)
     assert first[0] == "reserved" and first[1] == first[2] > 0
     assert "Timeout" in first[3]
@@ -448,7 +448,7 @@ def test_errored_and_expired_batch_entries_are_requeued(triaged_db, tmp_path, fa
         rows = cur.execute("SELECT status, cost_usd, error FROM llm_calls WHERE run_id = ? "
                            "ORDER BY call_id", [run_id]).fetchall()
         requeued = cur.execute("SELECT count(*) FROM escalation_windows WHERE status = "
-                               "'pending'").fetchone()[0]
+                               "'failed'").fetchone()[0]
         done = cur.execute("SELECT count(*) FROM escalation_windows WHERE status = 'done'"
                            ).fetchone()[0]
     database.close_writer(db_path)

@@ -138,8 +138,8 @@ def test_a_quote_that_is_not_in_its_span_is_rejected(triaged_db, tmp_path, fake)
                                  [run_id]).fetchone()[0]
         stored = cur.execute("SELECT count(*) FROM escalation_results WHERE call_id = ?",
                              [first_call]).fetchone()[0]
-        pending = cur.execute("SELECT count(*) FROM escalation_windows WHERE status = 'pending'"
-                              ).fetchone()[0]
+        pending = cur.execute("SELECT count(*) FROM escalation_windows WHERE status = 'failed' "
+                              "AND status_reason LIKE 'answer rejected: %'").fetchone()[0]
         quotes = cur.execute("SELECT quote FROM escalation_results WHERE quote LIKE "
                              "'%never contained%'").fetchall()
     database.close_writer(db_path)
