@@ -72,6 +72,22 @@ def run_model(model: LocalModel, system_prompt: str, text: str) -> ModelCall:
                      model_loads=model.loads)
 
 
+def run_model_many(model: LocalModel, system_prompt: str, texts: list[str]) -> list[ModelCall]:
+    """`run_model` of each text, decoded together in one multi-sequence batch."""
+    messages = [[{"role": "system", "content": system_prompt},
+                 {"role": "user", "content": f'Excerpt:\n"""\n{text}\n"""'}] for text in texts]
+    started = time.perf_counter()
+    try:
+        completions = model.complete_json_many(messages, SUMMARY_SCHEMA)
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"[:500]
+        seconds = (time.perf_counter() - started) / max(1, len(texts))
+        return [ModelCall(None, seconds=seconds, error=error, worker=_worker_id(),
+                          model_loads=model.loads) for _ in texts]
+    return [ModelCall(c.content, c.prompt_tokens, c.completion_tokens, c.seconds, c.cpu_seconds,
+                      worker=_worker_id(), model_loads=model.loads) for c in completions]
+
+
 def call_local_model(spec: ModelSpec, system_prompt: str, text: str) -> ModelCall:
     """One call on this process's instance of the model (verified and loaded once per process)."""
     return run_model(get_verified_model(spec), system_prompt, text)
@@ -95,3 +111,48 @@ class InProcessCalls:
     def submit(self, system_prompt: str, text: str) -> PendingCall:
         """Make the call now; the returned handle is already done."""
         return _Done(call_local_model(self.spec, system_prompt, text))
+
+
+class _Queued:
+    """A call waiting for its batch: asking for its result runs every call queued with it."""
+
+    def __init__(self, owner: BatchedCalls) -> None:
+        self.owner = owner
+        self.call: ModelCall | None = None
+
+    def result(self) -> ModelCall:
+        if self.call is None:
+            self.owner.flush()
+        assert self.call is not None
+        return self.call
+
+
+@dataclass
+class BatchedCalls:
+    """Model calls decoded `window` at a time in one llama.cpp batch, in this process.
+
+    `submit` queues; the first `result()` asked for runs the whole queue as one batch, so the
+    chunk loop's window of calls in flight is the batch.
+    """
+
+    spec: ModelSpec
+    window: int = 16
+    _queue: list[tuple[str, str, _Queued]] | None = None
+
+    def submit(self, system_prompt: str, text: str) -> PendingCall:
+        """Queue one call; it runs with the others queued when a result is first asked for."""
+        handle = _Queued(self)
+        if self._queue is None:
+            self._queue = []
+        self._queue.append((system_prompt, text, handle))
+        return handle
+
+    def flush(self) -> None:
+        """Run every queued call, one batch per system prompt."""
+        queue, self._queue = self._queue or [], []
+        model = get_verified_model(self.spec)
+        for prompt in dict.fromkeys(p for p, _, _ in queue):
+            same = [(text, handle) for p, text, handle in queue if p == prompt]
+            calls = run_model_many(model, prompt, [text for text, _ in same])
+            for (_, handle), call in zip(same, calls, strict=True):
+                handle.call = call

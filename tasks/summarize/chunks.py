@@ -78,7 +78,8 @@ def summarize_chunks(db: Database, run_id: str, spec: ModelSpec, calls: ModelCal
 
     Model calls go to `calls` with up to `calls.window` in flight; their answers are stored
     here, in submission order, as they arrive. The budget is checked before each call against
-    the calls already answered, so it may be overrun by the calls still in flight.
+    the calls already answered and the ones in flight at the mean cost so far, so it is overrun
+    by at most what the calls in flight cost beyond that mean.
     """
     result = SummarizeResult()
     with db.cursor() as cur:
@@ -133,7 +134,10 @@ def summarize_chunks(db: Database, run_id: str, spec: ModelSpec, calls: ModelCal
             store(group, key, SummaryDraft(extractive_summary(text), [], [], "extractive_short"))
             advance()
             continue
-        while len(in_flight) >= max(1, calls.window):
+        # A full window waits for its first answer; so does one that could pass the budget, so
+        # the budget is overrun by at most the calls of one window's first answer.
+        while in_flight and (len(in_flight) >= max(1, calls.window) or budget.would_run_out(
+                len(in_flight), result.model_seconds / max(1, result.model_calls))):
             finish(*in_flight.popleft())
             advance()
         if budget.exhausted():

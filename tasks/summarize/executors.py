@@ -21,7 +21,7 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 from compliance.adapters.model_registry import ModelSpec
 from compliance.rules.masking import install_log_masking
 from compliance.settings import SummarizeSettings
-from tasks.summarize.calls import ModelCall, PendingCall, call_local_model
+from tasks.summarize.calls import BatchedCalls, ModelCall, PendingCall, call_local_model
 
 
 @task(name="summarize-text", cache_policy=NO_CACHE, persist_result=False)
@@ -77,8 +77,12 @@ def _api_reachable_from_workers() -> Iterator[None]:
 
 
 @contextmanager
-def model_calls(params: SummarizeSettings, spec: ModelSpec) -> Iterator[TaskRunnerCalls]:
+def model_calls(params: SummarizeSettings, spec: ModelSpec
+                ) -> Iterator[TaskRunnerCalls | BatchedCalls]:
     """Model calls on the task runner the parameters choose, for the length of a stage."""
+    if params.task_runner == "threads" and params.local_batch_size > 1:
+        yield BatchedCalls(spec, window=params.local_batch_size)
+        return
     if params.task_runner == "threads":
         # One model per process, used under a lock: one call at a time is all threads give.
         yield TaskRunnerCalls(spec, window=1)

@@ -29,6 +29,12 @@ class LocalBudget:
         """True once the budget is used up (None means unlimited)."""
         return self.seconds is not None and self.spent >= self.seconds
 
+    def would_run_out(self, in_flight: int, seconds_per_call: float) -> bool:
+        """True when the calls in flight and one more could pass the budget, at the mean cost
+        of the calls answered so far."""
+        return (self.seconds is not None
+                and self.spent + (in_flight + 1) * seconds_per_call > self.seconds)
+
 
 @dataclass
 class SummarizeResult:
