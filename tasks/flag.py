@@ -23,6 +23,10 @@ from tasks.stage import as_task
 _CLAUSE_END = CLAUSE_END
 SCORER_RULE_ID = "clause-scorer"
 
+# Chunks scanned together: spaCy pipes them in one go, and the scan's working copies of their
+# texts stay this many chunks long however long the document is.
+SCAN_BATCH = 256
+
 
 def scorer_rule_id(category: str) -> str:
     """The rule id a scorer window carries for the judge: the scorer and the category."""
@@ -318,7 +322,10 @@ def flag_stored_chunks(db: Database, run_id: str, rules: RuleSet,
             chunks = chunks_to_flag(cur, doc_id, policy.version)
             text = document_text(cur, text_sha)
         pieces = [text[start:end] for _, start, end in chunks]
-        scanned = list(zip(pieces, rules.scan_many(pieces), strict=True))
+        scanned: list[tuple[str, list[Hit]]] = []
+        for first in range(0, len(pieces), SCAN_BATCH):
+            batch = pieces[first:first + SCAN_BATCH]
+            scanned += zip(batch, rules.scan_many(batch), strict=True)
         del text
         verdicts = decide_document(scanned, settings, rules.whole_document, policy,
                                    [start for _, start, _ in chunks])
