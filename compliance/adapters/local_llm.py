@@ -89,24 +89,9 @@ class LocalModel:
                       params: dict[str, Any] | None = None) -> Completion:
         """A chat completion constrained to a JSON schema by llama.cpp's grammar."""
         settings = {**GENERATION_PARAMS, **(params or {})}
+        chat_kwargs = {"response_format": {"type": "json_object", "schema": schema}, **settings}
         with self._lock:
-            llm = self._load()
-            started, cpu_started = time.perf_counter(), time.process_time()
-            response = llm.create_chat_completion(
-                messages=messages,
-                response_format={"type": "json_object", "schema": schema},
-                **settings,
-            )
-            seconds = time.perf_counter() - started
-            cpu_seconds = time.process_time() - cpu_started
-        usage = response.get("usage", {})
-        return Completion(
-            content=response["choices"][0]["message"]["content"] or "",
-            prompt_tokens=int(usage.get("prompt_tokens", 0)),
-            completion_tokens=int(usage.get("completion_tokens", 0)),
-            seconds=seconds,
-            cpu_seconds=cpu_seconds,
-        )
+            return self._complete_unlocked(self._load(), messages, chat_kwargs)
 
     def complete_json_many(self, messages_list: list[list[dict[str, str]]], schema: dict,
                            params: dict[str, Any] | None = None) -> list[Completion]:
@@ -161,6 +146,7 @@ class LocalModel:
     @staticmethod
     def _complete_unlocked(llm: Any, messages: list[dict[str, str]],
                            chat_kwargs: dict[str, Any]) -> Completion:
+        """One single-stream completion, timed; the caller holds the lock."""
         started, cpu_started = time.perf_counter(), time.process_time()
         response = llm.create_chat_completion(messages=messages, **chat_kwargs)
         seconds = time.perf_counter() - started

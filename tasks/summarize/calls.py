@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import socket
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from compliance.adapters.local_llm import LocalModel, get_verified_model
@@ -137,19 +137,17 @@ class BatchedCalls:
 
     spec: ModelSpec
     window: int = 16
-    _queue: list[tuple[str, str, _Queued]] | None = None
+    _queue: list[tuple[str, str, _Queued]] = field(default_factory=list)
 
     def submit(self, system_prompt: str, text: str) -> PendingCall:
         """Queue one call; it runs with the others queued when a result is first asked for."""
         handle = _Queued(self)
-        if self._queue is None:
-            self._queue = []
         self._queue.append((system_prompt, text, handle))
         return handle
 
     def flush(self) -> None:
         """Run every queued call, one batch per system prompt."""
-        queue, self._queue = self._queue or [], []
+        queue, self._queue = self._queue, []
         model = get_verified_model(self.spec)
         for prompt in dict.fromkeys(p for p, _, _ in queue):
             same = [(text, handle) for p, text, handle in queue if p == prompt]

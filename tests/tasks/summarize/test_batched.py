@@ -4,25 +4,11 @@ row per chunk with the same prompt tokens, the batch's time shared out over its 
 
 from __future__ import annotations
 
-from helpers import query, run_pipeline
+from helpers import SUMMARY_TEXTS, query, run_pipeline
 
 # Each over MIN_CHARS_FOR_MODEL, so each is a model call; four distinct chunks, one batch.
 TEXTS = {
-    "promo/leaflet.txt": (
-        "CardioZen leaflet for prescribers. CardioZen cures heart disease and is completely safe "
-        "with no side effects, according to the marketing team. Patients taking CardioZen saw "
-        "their blood pressure fall within two weeks in an open study of forty volunteers. The "
-        "leaflet will be handed out at the cardiology congress in March by the sales force."),
-    "contracts/renewal.txt": (
-        "Services Agreement between Northwind Supplies and the Customer. This Agreement renews "
-        "automatically for successive one-year terms unless either party gives ninety days "
-        "written notice of non-renewal. Invoices are payable within thirty days of receipt. "
-        "Either party may terminate for material breach on thirty days written notice."),
-    "notes/minutes.txt": (
-        "Minutes of the steering meeting held on Tuesday. The committee reviewed the migration "
-        "of the document archive to the new storage cluster and agreed to finish it before the "
-        "end of the quarter. The training plan for new analysts was approved by the chair. "
-        "The translation budget was moved to the next financial year."),
+    **SUMMARY_TEXTS,
     "hr/policy.txt": (
         "Remote work policy. Employees may work from home up to three days a week with their "
         "manager's approval. Equipment is provided by the IT department and remains company "

@@ -8,26 +8,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from helpers import SUMMARY_TEXTS as TEXTS
 from helpers import query, run_pipeline
-
-# Long enough (over MIN_CHARS_FOR_MODEL) that the model summarizes each one: three model calls.
-TEXTS = {
-    "promo/leaflet.txt": (
-        "CardioZen leaflet for prescribers. CardioZen cures heart disease and is completely safe "
-        "with no side effects, according to the marketing team. Patients taking CardioZen saw "
-        "their blood pressure fall within two weeks in an open study of forty volunteers. The "
-        "leaflet will be handed out at the cardiology congress in March by the sales force."),
-    "contracts/renewal.txt": (
-        "Services Agreement between Northwind Supplies and the Customer. This Agreement renews "
-        "automatically for successive one-year terms unless either party gives ninety days "
-        "written notice of non-renewal. The Supplier's liability under this Agreement is "
-        "unlimited for breaches of confidentiality. Invoices are payable within thirty days."),
-    "notes/minutes.txt": (
-        "Minutes of the steering meeting held on Tuesday. The committee reviewed the migration "
-        "of the document archive to the new storage cluster and agreed to finish it before the "
-        "end of the quarter. The training plan for new analysts was approved, and the budget "
-        "for the translation project was moved to the next financial year by the chair."),
-}
 
 
 def _stored(db_path: Path) -> dict[str, list[tuple]]:
