@@ -15,7 +15,8 @@ EVAL_OUT ?= data/eval/results
 # the playwright client without its own browser download).
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: install install-test model run test test-fast eval eval-month train lint docs samples clean
+.PHONY: install install-test model run test test-fast eval eval-month train lint docs samples clean \
+	bench bench-scale
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -71,6 +72,17 @@ eval: install model
 # (models/clause-scorer.bin and its entry in models/manifest.json).
 train: install
 	$(BIN)/python -m compliance.scoring.training --data $(CUAD_TRAIN)
+
+# Every benchmark against its raw-library baseline (~15 min here): bench/results/latest.json and
+# a markdown table. Scale figures come from the last `make bench-scale`.
+bench: install model
+	$(BIN)/python bench/suite.py
+
+# The synthetic shares of 100, 1,000 and 10,000 files: first run and unchanged re-run, per stage,
+# peak memory of the process tree (hours at 10,000 files on 2 cores), then the plot.
+SCALE_SIZES ?= 100 1000 10000
+bench-scale: install model
+	$(BIN)/python bench/bench_scale_share.py --sizes $(SCALE_SIZES)
 
 # A simulated month of nightly runs with the oracle judge and refits on its verdicts (~5 min).
 eval-month: install

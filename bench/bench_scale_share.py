@@ -3,6 +3,11 @@
 
     .venv/bin/python bench/bench_scale_share.py [--sizes 100 1000] [--seed 16] [--keep DIR]
         [--out bench/results/scale.json] [--plot bench/results/scale.png] [--force-rerun-flow]
+        [--without-entities]
+
+--without-entities leaves out the rules that need spaCy's entity pass (person names), in the
+benchmark's child only, under a rule-set version of their own: that pass is most of the flag
+stage (see bench_triage.py for its cost per 1,000 chunks), and grows linearly with the chunks.
 
 Each run is the real CLI in a fresh process (summaries and escalation off, no API key), with
 hooks that time its phases and the flow's stages (the `runs` table keeps only the stage a run
@@ -36,6 +41,7 @@ from scale_share import generate_share  # noqa: E402
 sys.path[:] = [str(ROOT), *(p for p in sys.path if p != str(ROOT / "tests"))]
 
 RESULTS = BENCH / "results"
+WITHOUT_ENTITIES = "BENCH_SCALE_WITHOUT_ENTITIES"
 RUN_OPTIONS = ["--summarize", "off", "--escalation", "off", "--local-budget-seconds", "0",
                "--no-progress"]
 
@@ -84,6 +90,8 @@ def child(marks_file: Path, cli_args: list[str]) -> None:
 
         wrap(flows.artifacts, "publish_run_report", "publish-report", "flow-teardown")
 
+    if os.environ.get(WITHOUT_ENTITIES) == "1":
+        drop_entity_rules()
     try:
         import compliance.cli.main as cli
         from compliance.store import runs
@@ -108,6 +116,22 @@ def child(marks_file: Path, cli_args: list[str]) -> None:
         marks_file.write_text(json.dumps(marks))
 
 
+def drop_entity_rules() -> None:
+    """Make load_rules leave out the entity rules, before any module binds it by name."""
+    import compliance.rules.loader as loader
+    from compliance.rules.matching import RuleSet
+
+    original = loader.load_rules
+
+    def load_rules(directory: Path | None = None) -> RuleSet:
+        rules = original(directory)
+        return RuleSet([rule for rule in rules.rules if not rule.entities],
+                       {**rules.pack_versions, "bench-without-entities": "1"},
+                       rules.whole_document)
+
+    loader.load_rules = load_rules
+
+
 def stage_seconds(marks: list[tuple[str, float]], launched: float,
                   ended: float) -> dict[str, float]:
     """Seconds per phase and stage from the child's marks, launch to exit, in order.
@@ -129,11 +153,11 @@ def stage_seconds(marks: list[tuple[str, float]], launched: float,
 
 
 def run_once(share: Path, db: Path, work: Path, label: str, extra: list[str],
-             startup_timeout: float) -> dict[str, object]:
+             startup_timeout: float, entities: bool = True) -> dict[str, object]:
     """One CLI run in a fresh process: wall seconds, stages, tree peak RSS, exit code."""
     marks_file = work / f"marks-{label}.json"
     env = {**os.environ, "ANTHROPIC_API_KEY": "", "PREFECT_HOME": str(work / "prefect-home"),
-           "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+           "PREFECT_SERVER_ANALYTICS_ENABLED": "false", WITHOUT_ENTITIES: "0" if entities else "1"}
     env.pop("PREFECT_API_URL", None)  # the CLI's own temporary server, as a user gets it
     command = [sys.executable, __file__, "--child", str(marks_file), "--", "run", str(share),
                "--db", str(db), *RUN_OPTIONS, "--prefect-startup-timeout-seconds",
@@ -185,7 +209,7 @@ def db_counts(db: Path) -> dict[str, object]:
 
 
 def measure(files: int, seed: int, dup_share: float, work: Path, force_rerun_flow: bool,
-            startup_timeout: float) -> dict[str, object]:
+            startup_timeout: float, entities: bool = True) -> dict[str, object]:
     """Generate a share of `files` files and run the pipeline on it twice."""
     share = work / "share"
     started = time.perf_counter()
@@ -194,13 +218,15 @@ def measure(files: int, seed: int, dup_share: float, work: Path, force_rerun_flo
     print(f"  {files} files generated in {generate_s:.1f} s: {summary['by_format']}, "
           f"{summary['by_role']}, {int(summary['bytes']) / 1e6:.1f} MB", flush=True)  # type: ignore[call-overload]
     db = work / "scale.duckdb"
-    first = run_once(share, db, work, "first", [], startup_timeout)
+    first = run_once(share, db, work, "first", [], startup_timeout, entities)
     print(f"  first run {first['seconds']} s, peak {first['peak_rss_mb']} MB", flush=True)
     db_first = db_mb(db)
     rerun = run_once(share, db, work, "rerun",
-                     ["--always-run-flow"] if force_rerun_flow else [], startup_timeout)
+                     ["--always-run-flow"] if force_rerun_flow else [], startup_timeout, entities)
     print(f"  re-run {rerun['seconds']} s, peak {rerun['peak_rss_mb']} MB", flush=True)
-    return {"files": files, "generate_s": round(generate_s, 1), "share": summary,
+    return {"files": files, "entities": entities,
+            "measured": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "generate_s": round(generate_s, 1), "share": summary,
             "first_run_s": first["seconds"], "rerun_s": rerun["seconds"],
             "rerun_flow_forced": force_rerun_flow,
             "peak_rss_mb": max(int(first["peak_rss_mb"]), int(rerun["peak_rss_mb"])),  # type: ignore[call-overload]
@@ -321,6 +347,8 @@ def main() -> None:
                              "instead of the CLI's no-change shortcut")
     parser.add_argument("--prefect-startup-timeout-seconds", type=float, default=180)
     parser.add_argument("--report-only", action="store_true", help="print and plot the file")
+    parser.add_argument("--without-entities", action="store_true",
+                        help="leave out the rules that need spaCy's entity pass")
     args = parser.parse_args(argv)
     results: dict[str, dict] = (json.loads(args.out.read_text()) if args.out.exists() else {})
     for files in [] if args.report_only else args.sizes:
@@ -333,7 +361,8 @@ def main() -> None:
         try:
             results[str(files)] = measure(files, args.seed, args.dup_share, work,
                                           args.force_rerun_flow,
-                                          args.prefect_startup_timeout_seconds)
+                                          args.prefect_startup_timeout_seconds,
+                                          not args.without_entities)
         finally:
             if not args.keep:
                 shutil.rmtree(work, ignore_errors=True)

@@ -106,8 +106,10 @@ def main() -> None:
         f"stage, batched ({args.batch})": batched_side}
     seconds: dict[str, list[float]] = {name: [] for name in sides}
     tallies: dict[str, Tally] = {}
-    for _ in range(args.reps):
-        for name, side in sides.items():
+    for rep in range(args.reps):
+        order = list(sides) if rep % 2 == 0 else list(reversed(sides))
+        for name in order:
+            side = sides[name]
             tally = Tally()
             started = time.perf_counter()
             side(tally)

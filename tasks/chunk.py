@@ -13,6 +13,7 @@ from compliance.context import RunContext
 from compliance.extract.model import Segment
 from compliance.settings import ChunkSettings
 from compliance.store.db import Database
+from compliance.store.texts import texts_for
 from compliance.textnorm import normalized_text_hash, words
 from compliance.vocab import readable_current
 from tasks.stage import as_task
@@ -171,28 +172,24 @@ def boilerplate_hashes(cur: duckdb.DuckDBPyConnection, min_documents: int) -> se
     return {row[0] for row in rows}
 
 
-def documents_to_chunk(cur: duckdb.DuckDBPyConnection) -> list[int]:
-    """Current documents with text and no chunks yet (new ones, or left by an interrupted run)."""
-    rows = cur.execute(
+def documents_to_chunk(cur: duckdb.DuckDBPyConnection) -> list[tuple[int, str]]:
+    """(doc_id, text_sha256) of current documents with text and no chunks yet (new ones, or
+    left by an interrupted run)."""
+    return cur.execute(
         f"""
-        SELECT d.doc_id FROM documents d
+        SELECT d.doc_id, d.text_sha256 FROM documents d
         WHERE {readable_current("d")}
           AND NOT EXISTS (SELECT 1 FROM chunks c WHERE c.doc_id = d.doc_id)
         ORDER BY d.doc_id
         """
     ).fetchall()
-    return [row[0] for row in rows]
 
 
-def chunk_document(db: Database, run_id: str, doc_id: int,
+def chunk_document(db: Database, run_id: str, doc_id: int, text: str,
                    count_tokens: Callable[[list[str]], list[int]], max_tokens: int,
                    boilerplate: set[str]) -> int:
     """Chunk one stored document and store its chunks, linking repeats to their first copy."""
     with db.cursor() as cur:
-        text = cur.execute(
-            "SELECT t.text FROM documents d JOIN texts t USING (text_sha256) WHERE d.doc_id = ?",
-            [doc_id],
-        ).fetchone()[0]
         segments = [
             Segment(start, end, kind, page, section)
             for start, end, kind, page, section in cur.execute(
@@ -203,7 +200,6 @@ def chunk_document(db: Database, run_id: str, doc_id: int,
         ]
     chunks = chunk_segments(text, segments, count_tokens, max_tokens, boilerplate)
     hashes = [normalized_text_hash(text[c.char_start:c.char_end]) for c in chunks]
-    del text
     with db.transaction() as cur:
         for start in range(0, len(chunks), BATCH_CHUNKS):
             _store_chunks(cur, run_id, doc_id, chunks[start:start + BATCH_CHUNKS],
@@ -249,14 +245,17 @@ def _store_chunks(cur: duckdb.DuckDBPyConnection, run_id: str, doc_id: int, chun
 @as_task("chunk-documents")
 def chunk_documents(ctx: RunContext, settings: ChunkSettings) -> int:
     """Chunk every stored document that has no chunks yet."""
-    with ctx.db.cursor() as cur:
-        doc_ids = documents_to_chunk(cur)
-        boilerplate = boilerplate_hashes(cur, settings.boilerplate_min_documents)
     chunks = 0
-    if doc_ids:
-        model = get_local_model(ctx.model)  # its tokenizer counts the chunk budget
-        chunks = sum(chunk_document(ctx.db, ctx.run_id, doc_id, model.count_tokens,
-                                    settings.max_chunk_tokens, boilerplate)
-                     for doc_id in doc_ids)
+    with ctx.db.cursor() as reader:
+        documents = documents_to_chunk(reader)
+        boilerplate = boilerplate_hashes(reader, settings.boilerplate_min_documents)
+        if documents:
+            model = get_local_model(ctx.model)  # its tokenizer counts the chunk budget
+            # Texts a page at a time, one document's chunks in memory (see compliance.store.texts).
+            for doc_id, text in texts_for(reader, documents):
+                if text is None:  # its text row is gone: `compliance verify` names it
+                    continue
+                chunks += chunk_document(ctx.db, ctx.run_id, doc_id, text, model.count_tokens,
+                                         settings.max_chunk_tokens, boilerplate)
     ctx.counts.chunks_new = chunks
     return chunks

@@ -16,6 +16,7 @@ from compliance.scoring.policy import TriagePolicy
 from compliance.scoring.units import CLAUSE_END
 from compliance.settings import TriageSettings
 from compliance.store.db import Database
+from compliance.store.texts import texts_for
 from compliance.textnorm import sha256_text
 from compliance.vocab import readable_current
 from tasks.stage import as_task
@@ -83,12 +84,6 @@ def chunks_to_flag(cur: duckdb.DuckDBPyConnection, doc_id: int, rules_version: s
     ).fetchall()}
     return [(chunk_id, start, end) for chunk_id, start, end in chunks
             if chunk_id not in triaged]
-
-
-def document_text(cur: duckdb.DuckDBPyConnection, text_sha256: str) -> str:
-    """A stored document text, by its sha256 (empty when it is missing)."""
-    row = cur.execute("SELECT text FROM texts WHERE text_sha256 = ?", [text_sha256]).fetchone()
-    return row[0] if row else ""
 
 
 def clause_bounds(text: str, start: int, end: int) -> tuple[int, int]:
@@ -318,29 +313,34 @@ def flag_stored_chunks(db: Database, run_id: str, rules: RuleSet,
     """
     policy = policy or TriagePolicy(rules.version)
     result = FlagResult()
-    with db.cursor() as cur:
-        documents = documents_to_flag(cur, policy.version)
-    # One document in memory at a time: its text, its chunks' slices and their hits (the
-    # scorer and the whole-document policy read a document whole), never the run's texts.
-    for doc_id, text_sha in documents:
-        with db.cursor() as cur:
-            chunks = chunks_to_flag(cur, doc_id, policy.version)
-            text = document_text(cur, text_sha)
-        pieces = [text[start:end] for _, start, end in chunks]
-        scanned: list[tuple[str, list[Hit]]] = []
-        for first in range(0, len(pieces), SCAN_BATCH):
-            batch = pieces[first:first + SCAN_BATCH]
-            scanned += zip(batch, rules.scan_many(batch), strict=True)
-        del text
-        verdicts = decide_document(scanned, settings, rules.whole_document, policy,
-                                   [start for _, start, _ in chunks])
-        known = known_personal_data(scanned)
-        with db.transaction() as cur:
-            for (chunk_id, chunk_start, _end), (chunk_text, hits), verdict in zip(
-                    chunks, scanned, verdicts, strict=True):
-                _store_chunk(cur, run_id, policy, settings, result, chunk_id, doc_id,
-                             chunk_start, chunk_text, hits, verdict, known)
+    # One document at a time is scanned: its text, its chunks' slices and their hits (the
+    # scorer and the whole-document policy read a document whole); the texts are read a
+    # bounded page at a time, never the run's texts at once, and never one lookup each.
+    with db.cursor() as reader:
+        documents = documents_to_flag(reader, policy.version)
+        for doc_id, text in texts_for(reader, documents):
+            _flag_document(db, run_id, rules, settings, policy, result, doc_id, text or "")
     return result
+
+
+def _flag_document(db: Database, run_id: str, rules: RuleSet, settings: TriageSettings,
+                   policy: TriagePolicy, result: FlagResult, doc_id: int, text: str) -> None:
+    """Scan, decide and store one document's untriaged chunks in one transaction."""
+    with db.cursor() as cur:
+        chunks = chunks_to_flag(cur, doc_id, policy.version)
+    pieces = [text[start:end] for _, start, end in chunks]
+    scanned: list[tuple[str, list[Hit]]] = []
+    for first in range(0, len(pieces), SCAN_BATCH):
+        batch = pieces[first:first + SCAN_BATCH]
+        scanned += zip(batch, rules.scan_many(batch), strict=True)
+    verdicts = decide_document(scanned, settings, rules.whole_document, policy,
+                               [start for _, start, _ in chunks])
+    known = known_personal_data(scanned)
+    with db.transaction() as cur:
+        for (chunk_id, chunk_start, _end), (chunk_text, hits), verdict in zip(
+                chunks, scanned, verdicts, strict=True):
+            _store_chunk(cur, run_id, policy, settings, result, chunk_id, doc_id,
+                         chunk_start, chunk_text, hits, verdict, known)
 
 
 def _store_chunk(cur: duckdb.DuckDBPyConnection, run_id: str, policy: TriagePolicy,

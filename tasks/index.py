@@ -10,11 +10,13 @@ to current document versions.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 
 import duckdb
 
 from compliance.context import RunContext
 from compliance.read.search import summary_text, tokenize
+from compliance.store.texts import texts_for
 from tasks.stage import as_task
 
 # Items tokenized and inserted per round trip: bounds memory on big corpora while keeping the
@@ -27,7 +29,6 @@ _PendingChunk = tuple[str, str | None, int, int]
 def _pending_chunks(cur: duckdb.DuckDBPyConnection) -> list[_PendingChunk]:
     """(chunk_hash, text_sha256, char_start, char_end) of the first chunk of each new hash."""
     # Chunks with one hash have the same normalized text; the first chunk's raw text stands in.
-    # Ordered by document, so that a batch needs few document texts.
     return cur.execute(
         """
         SELECT c.chunk_hash, d.text_sha256, c.char_start, c.char_end
@@ -39,25 +40,20 @@ def _pending_chunks(cur: duckdb.DuckDBPyConnection) -> list[_PendingChunk]:
         """).fetchall()
 
 
-def _chunk_texts(cur: duckdb.DuckDBPyConnection, batch: list[_PendingChunk],
-                 held: dict[str, str]) -> list[tuple[str, str]]:
-    """(chunk_hash, chunk text) for a batch of pending chunks.
+def _chunk_texts(cur: duckdb.DuckDBPyConnection, chunks: list[_PendingChunk]
+                 ) -> Iterator[tuple[str, str]]:
+    """(chunk_hash, chunk text) of the pending chunks, their document texts read a page at a time.
 
-    held: the document texts the previous batch fetched; those this batch needs stay, the rest
-    are dropped, so a long document's text is fetched once, not once per batch.
+    Sliced here, not with SQL substring(): DuckDB counts characters from the start of the UTF-8
+    string on every call, quadratic over a long document (40x slower on the corpus). A chunk
+    whose text is missing is indexed as empty, so that it is not pending forever.
     """
-    # Sliced here, not with SQL substring(): DuckDB counts characters from the start of the
-    # UTF-8 string on every call, quadratic over a long document (40x slower on the corpus).
-    shas = {sha for _, sha, _, _ in batch if sha is not None}
-    for sha in set(held) - shas:
-        del held[sha]
-    missing = sorted(shas - set(held))
-    if missing:
-        held.update(cur.execute(
-            "SELECT text_sha256, text FROM texts "
-            "WHERE text_sha256 IN (SELECT unnest(?::VARCHAR[]))", [missing]).fetchall())
-    # A chunk whose text is missing is indexed as empty, so that it is not pending forever.
-    return [(key, held.get(sha, "")[start:end]) for key, sha, start, end in batch]
+    by_text: dict[str | None, list[_PendingChunk]] = {}
+    for chunk in chunks:
+        by_text.setdefault(chunk[1], []).append(chunk)
+    for sha, text in texts_for(cur, [(sha, sha) for sha in by_text]):
+        for key, _sha, start, end in by_text[sha]:
+            yield key, (text or "")[start:end]
 
 
 def _pending_summaries(cur: duckdb.DuckDBPyConnection) -> list[str]:
@@ -122,10 +118,14 @@ def index_pending(cur: duckdb.DuckDBPyConnection) -> int:
                           WHERE i.item_kind = p.item_kind AND i.item_key = p.item_key)
         """)
     chunks = _pending_chunks(cur)
-    held: dict[str, str] = {}
-    for start in range(0, len(chunks), BATCH_ITEMS):
-        _store(cur, "chunk", _chunk_texts(cur, chunks[start:start + BATCH_ITEMS], held))
-    held.clear()
+    batch: list[tuple[str, str]] = []
+    for item in _chunk_texts(cur, chunks):
+        batch.append(item)
+        if len(batch) == BATCH_ITEMS:
+            _store(cur, "chunk", batch)
+            batch = []
+    if batch:
+        _store(cur, "chunk", batch)
     summaries = _pending_summaries(cur)
     for start in range(0, len(summaries), BATCH_ITEMS):
         _store(cur, "summary", _summary_texts(cur, summaries[start:start + BATCH_ITEMS]))

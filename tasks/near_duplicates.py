@@ -8,6 +8,7 @@ from datasketch import MinHash, MinHashLSH
 from compliance.context import RunContext
 from compliance.settings import NearDuplicateSettings
 from compliance.store.db import Database
+from compliance.store.texts import texts_for
 from compliance.textnorm import words
 from compliance.vocab import readable_current
 from tasks.stage import as_task
@@ -45,15 +46,15 @@ def link_similar_documents(db: Database, run_id: str, threshold: float) -> int:
         ).fetchall()
     if not unchecked:
         return 0
-    for _doc_id, text_hash, text_sha in unchecked:
-        with db.cursor() as cur:
-            exists = cur.execute("SELECT 1 FROM minhashes WHERE text_hash = ?",
-                                 [text_hash]).fetchone()
-            if exists:
-                continue
-            text = cur.execute("SELECT text FROM texts WHERE text_sha256 = ?",
-                               [text_sha]).fetchone()[0]
-            signature = minhash_of(text)
+    with db.cursor() as cur:
+        signed = {row[0] for row in cur.execute(
+            "SELECT text_hash FROM minhashes WHERE text_hash IN (SELECT unnest(?::VARCHAR[]))",
+            [sorted({text_hash for _, text_hash, _ in unchecked})]).fetchall()}
+        to_sign = {text_hash: text_sha for _, text_hash, text_sha in unchecked
+                   if text_hash not in signed}
+        # Texts a page at a time: one lookup per text grew with the database (see texts.py).
+        for text_hash, text in texts_for(cur, to_sign.items()):
+            signature = minhash_of(text or "")
             cur.execute("INSERT INTO minhashes VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                         [text_hash, NUM_PERM, signature.hashvalues.astype(np.uint64).tobytes()])
     with db.cursor() as cur:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import duckdb
 
+from compliance.store.texts import texts_for
 from compliance.textnorm import normalized_text_hash
 
 
@@ -26,14 +27,18 @@ class Mismatch:
         return f"{self.check}: {self.detail}"
 
 
-def _document_texts(conn: duckdb.DuckDBPyConnection, table: str) -> Iterator[tuple[int, str]]:
-    """(doc_id, text) of each document that has rows in `table`, one document at a time."""
-    doc_ids = [row[0] for row in conn.execute(
-        f"SELECT DISTINCT doc_id FROM {table} ORDER BY doc_id").fetchall()]
-    for doc_id in doc_ids:
-        row = conn.execute("SELECT t.text FROM documents d JOIN texts t USING (text_sha256) "
-                           "WHERE d.doc_id = ?", [doc_id]).fetchone()
-        yield doc_id, (row[0] if row else None)
+def _document_texts(conn: duckdb.DuckDBPyConnection, table: str
+                    ) -> Iterator[tuple[int, str | None]]:
+    """(doc_id, text or None) of each document that has rows in `table`, a page at a time."""
+    documents = conn.execute(
+        f"SELECT d.doc_id, d.text_sha256 FROM documents d "
+        f"WHERE d.doc_id IN (SELECT doc_id FROM {table}) ORDER BY d.doc_id").fetchall()
+    missing = [row[0] for row in conn.execute(
+        f"SELECT DISTINCT doc_id FROM {table} "
+        f"WHERE doc_id NOT IN (SELECT doc_id FROM documents) ORDER BY doc_id").fetchall()]
+    yield from texts_for(conn, documents)
+    for doc_id in missing:
+        yield doc_id, None
 
 
 def check_summaries(conn: duckdb.DuckDBPyConnection) -> list[str]:
