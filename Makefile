@@ -34,6 +34,10 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
+$(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[bench]'
+	touch $@
+
 install: $(VENV)/.installed
 
 install-test: $(VENV)/.installed-test $(CHROMIUM)
@@ -75,13 +79,13 @@ train: install
 
 # Every benchmark against its raw-library baseline (~15 min here): bench/results/latest.json and
 # a markdown table. Scale figures come from the last `make bench-scale`.
-bench: install model
+bench: $(VENV)/.installed-bench model
 	$(BIN)/python bench/suite.py
 
 # The synthetic shares of 100, 1,000 and 10,000 files: first run and unchanged re-run, per stage,
 # peak memory of the process tree (hours at 10,000 files on 2 cores), then the plot.
 SCALE_SIZES ?= 100 1000 10000
-bench-scale: install model
+bench-scale: $(VENV)/.installed-bench model
 	$(BIN)/python bench/bench_scale_share.py --sizes $(SCALE_SIZES)
 
 # A simulated month of nightly runs with the oracle judge and refits on its verdicts (~5 min).

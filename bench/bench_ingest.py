@@ -3,14 +3,15 @@ hashlib, on the same files, same machine, same run.
 
     .venv/bin/python bench/bench_ingest.py [--reps 5] [--json F]
 
-Parsing: the readable PDFs of ../shared/corpus/formats/pdf and data/samples, copied to a
-temporary folder. The raw side reads each file and calls pypdf's `PdfReader(...).pages[i]
-.extract_text()` for every page, one file after another in this process (what a script using
-the library would do). The stage side is `tasks.ingest.ingest_files` into a fresh DuckDB file
-with its default settings: the hash, the duplicate check, the isolated parser workers (each
-with its memory cap and timeout; `parse_workers` of them), paragraph splitting, and one
-transaction per document. It is also timed with one worker, the like-for-like single stream.
-Throughput is pages a second.
+Parsing: the readable PDFs of ../shared/corpus/formats/pdf and data/samples, and those of a
+seeded synthetic share (bench/scale_share.py, no duplicates: the stage would skip a copy that
+raw pypdf parses), copied to a temporary folder. The raw side reads each file and calls
+pypdf's `PdfReader(...).pages[i].extract_text()` for every page, one file after another in
+this process (what a script using the library would do). The stage side is
+`tasks.ingest.ingest_files` into a fresh DuckDB file with its default settings: the hash, the
+duplicate check, the isolated parser workers (each with its memory cap and timeout;
+`parse_workers` of them), paragraph splitting, and one transaction per document. It is also
+timed with one worker, the like-for-like single stream. Throughput is pages a second.
 
 Hashing: every file of ../shared/corpus/formats and data/samples plus one 64 MB file: raw
 `hashlib.sha256(path.read_bytes())` against `compliance.extract.reading.hash_source` (streamed
@@ -49,12 +50,15 @@ FORMATS = ROOT.parent / "shared" / "corpus" / "formats"
 BIG_FILE_MB = 64
 
 
-def readable_pdfs() -> list[Path]:
-    """The PDFs pypdf reads without a password: the corpus's pdf/ folder and the samples."""
+def readable_pdfs(share: Path | None = None) -> list[Path]:
+    """The PDFs pypdf reads without a password: the corpus's pdf/ folder, the samples and the
+    synthetic share's."""
     from pypdf import PdfReader
 
     found = []
-    for path in sorted([*(FORMATS / "pdf").glob("*.pdf"), *(ROOT / "data/samples").rglob("*.pdf")]):
+    candidates = [*(FORMATS / "pdf").glob("*.pdf"), *(ROOT / "data/samples").rglob("*.pdf"),
+                  *(share.rglob("*.pdf") if share else [])]
+    for path in sorted(candidates):
         try:
             reader = PdfReader(path)
             if not reader.is_encrypted and len(reader.pages):
@@ -83,7 +87,7 @@ def stage_ingest(folder: Path, work: Path, workers: int) -> int:
     db = Database(db_path)
     try:
         settings = IngestSettings(parse_workers=workers)
-        result = ingest_files(db, "bench", folder, discover_files(folder, ["**/*"], []), [],
+        result = ingest_files(db, "bench", folder, discover_files(folder, ["*"], []), [],
                               settings)
         return len(result.doc_ids)
     finally:
@@ -129,16 +133,24 @@ def alternate(sides: dict[str, Callable[[], object]], reps: int) -> dict[str, li
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--share-files", type=int, default=400,
+                        help="files in the synthetic share whose PDFs are added (about a quarter)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     try:
-        pdfs = readable_pdfs()
+        share = work / "share"
+        if args.share_files:
+            sys.path.insert(0, str(ROOT / "bench"))
+            from scale_share import generate_share
+
+            generate_share(share, args.share_files, seed=16, dup_share=0.0)
+        pdfs = readable_pdfs(share if args.share_files else None)
         folder = work / "pdfs"
         folder.mkdir()
-        for path in pdfs:
-            shutil.copy(path, folder / path.name)
+        for number, path in enumerate(pdfs):
+            shutil.copy(path, folder / f"{number:04d}-{path.name}")
         pages = raw_pypdf(pdfs)
         default_workers = IngestSettings().parse_workers
         parse = alternate({

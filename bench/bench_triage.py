@@ -82,7 +82,7 @@ def flag_stage_seconds(records: list[dict], repeats: int) -> tuple[list[float], 
             (inbox / f"contract-{number:03d}.txt").write_text(record["text"])
         template = work / "template.duckdb"
         db = Database(template)
-        ingest_files(db, "bench", inbox, discover_files(inbox, ["**/*"], []), [],
+        ingest_files(db, "bench", inbox, discover_files(inbox, ["*"], []), [],
                      IngestSettings())
         model = get_local_model(resolve_model())
         with db.cursor() as reader:

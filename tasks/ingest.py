@@ -19,9 +19,9 @@ from compliance.extract.reading import SourceUnreadable, hash_source
 from compliance.rules.risk_hints import risk_hint_score
 from compliance.settings import IngestSettings
 from compliance.store.db import Database
-from compliance.textnorm import normalized_text_hash, sha256_bytes, sha256_text
+from compliance.textnorm import normalized_text_hash, sha256_bytes, sha256_text, words
 from compliance.vocab import TEXT_STATUSES, DocumentStatus, readable_current
-from tasks.chunk import paragraph_hash
+from tasks.chunk import BOILERPLATE_MIN_WORDS
 from tasks.discover import SourceFile
 from tasks.inventory import Inventory, KnownVersion
 from tasks.stage import as_task
@@ -172,26 +172,37 @@ def _store_extraction(cur: duckdb.DuckDBPyConnection, run_id: str, root: str, jo
         # A paragraph repeated inside one document points to its first occurrence.
         first_seq: dict[str, int] = {}
         rows = []
+        paragraphs = []
         for i, seg in enumerate(extraction.segments):
-            key = normalized_text_hash(extraction.text[seg.start:seg.end])
+            # The words once per segment: its identity and, when long enough, its
+            # boilerplate hash (tasks.chunk.paragraph_hash, the same hash).
+            tokens = words(extraction.text[seg.start:seg.end])
+            key = sha256_text(" ".join(tokens))
             rows.append([doc_id, i, seg.start, seg.end, seg.kind, seg.page, seg.section,
                          first_seq.get(key)])
             first_seq.setdefault(key, i)
+            if len(tokens) >= BOILERPLATE_MIN_WORDS:
+                paragraphs.append([key, doc_id])
         _insert_rows(cur, "segments", rows)
         _insert_rows(cur, "pages", [[doc_id, page, start, end]
                                     for page, start, end in extraction.pages])
-        hashes = [paragraph_hash(extraction.text[s.start:s.end]) for s in extraction.segments]
-        _insert_rows(cur, "paragraphs", [[h, doc_id] for h in hashes if h])
+        _insert_rows(cur, "paragraphs", paragraphs)
     return doc_id
+
+
+# Column types per table, read once per process: the schema is fixed once the migrations ran.
+_column_types: dict[str, list[str]] = {}
 
 
 def _insert_rows(cur: duckdb.DuckDBPyConnection, table: str, rows: list[list[object]]) -> None:
     # One statement of column lists, not executemany: a row per statement is DuckDB's slow
     # path (about 2.5 s per MB of plain text in segments and paragraphs).
     if rows:
-        types = [row[0] for row in cur.execute(
-            "SELECT data_type FROM information_schema.columns WHERE table_name = ? "
-            "ORDER BY ordinal_position", [table]).fetchall()][:len(rows[0])]
+        if table not in _column_types:
+            _column_types[table] = [row[0] for row in cur.execute(
+                "SELECT data_type FROM information_schema.columns WHERE table_name = ? "
+                "ORDER BY ordinal_position", [table]).fetchall()]
+        types = _column_types[table][:len(rows[0])]
         columns = ", ".join(f"unnest(?::{kind}[])" for kind in types)
         cur.execute(f"INSERT INTO {table} SELECT {columns}",
                     [list(column) for column in zip(*rows, strict=True)])

@@ -93,11 +93,13 @@ class _Worker:
         self.process.join(5)
         self.conn.close()
 
-    def stop(self) -> None:
+    def ask_to_stop(self) -> None:
         try:
             self.conn.send(None)
         except (BrokenPipeError, OSError):
             pass
+
+    def reap(self) -> None:
         self.process.join(5)
         if self.process.is_alive():
             self.process.kill()
@@ -127,21 +129,30 @@ def run_isolated(
         pool.append(replacement)
         idle.append(replacement)
 
+    def dispatch() -> None:
+        """Give every idle worker its next item."""
+        while pending and idle:
+            worker = idle.pop()
+            key, item = pending.pop()
+            worker.send(key, item)
+            busy[worker.conn] = worker
+
+    # A worker is given its next item before its outcome is yielded: the caller stores an
+    # outcome (a transaction per document) while the workers parse the next ones, instead of
+    # the workers waiting on the caller (bench/bench_ingest.py measures the stage against raw
+    # pypdf).
     try:
         for _ in range(max(1, min(workers, len(items)))):
             pool.append(_Worker(func, memory_mb))
         idle.extend(pool)
         while pending or busy:
-            while pending and idle:
-                worker = idle.pop()
-                key, item = pending.pop()
-                worker.send(key, item)
-                busy[worker.conn] = worker
+            dispatch()
             now = time.monotonic()
             next_deadline = min(w.started + timeout_seconds for w in busy.values())
             ready = wait(list(busy), timeout=max(0.0, next_deadline - now))
             for conn in ready:
                 worker = busy.pop(conn)  # type: ignore[arg-type]
+                key = worker.key  # dispatch() gives this worker its next item before the yield
                 elapsed = time.monotonic() - worker.started
                 try:
                     kind, payload = worker.conn.recv()
@@ -149,30 +160,39 @@ def run_isolated(
                     worker.process.join(5)  # reap it, so its exit code is known
                     code = worker.process.exitcode
                     replace(worker)
-                    yield Outcome(worker.key, error=f"parser process died "
+                    dispatch()
+                    yield Outcome(key, error=f"parser process died "
                                   f"({_death(code)})", crashed=True, seconds=elapsed)
                     continue
                 if kind == "memory":
                     replace(worker)
+                    dispatch()
                     limit = f"the {memory_mb:,} MB memory limit" if memory_mb else "memory"
-                    yield Outcome(worker.key, memory_exceeded=True, seconds=elapsed,
+                    yield Outcome(key, memory_exceeded=True, seconds=elapsed,
                                   error=f"parsing needed more than {limit}")
                     continue
                 idle.append(worker)
+                dispatch()
                 if kind == "ok":
-                    yield Outcome(worker.key, value=payload, seconds=elapsed)
+                    yield Outcome(key, value=payload, seconds=elapsed)
                 else:
-                    yield Outcome(worker.key, error=payload, seconds=elapsed)
+                    yield Outcome(key, error=payload, seconds=elapsed)
             now = time.monotonic()
             for conn, worker in list(busy.items()):
                 if now - worker.started >= timeout_seconds:
                     del busy[conn]
                     replace(worker)
+                    dispatch()
                     yield Outcome(worker.key, timed_out=True, seconds=now - worker.started,
                                   error=f"parsing took longer than {timeout_seconds:g} s")
     finally:
+        # Every worker told first, then waited for: they exit (~0.7 s each) side by side.
+        stopping = []
         for worker in pool:
             if worker.conn in busy:
                 worker.kill()
             else:
-                worker.stop()
+                worker.ask_to_stop()
+                stopping.append(worker)
+        for worker in stopping:
+            worker.reap()

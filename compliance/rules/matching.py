@@ -184,8 +184,8 @@ _nlp: Any = None
 _nlp_lock = threading.Lock()
 # Only the entity recognizer runs: in this pipeline it has its own token-to-vector layer, so the
 # tagger, parser, lemmatizer and shared tok2vec are half the time and nothing the rules read
-# (measured on data/eval: 2.2x faster, 5 of 447 PERSON spans with other boundaries, no name
-# label lost; see README "Performance").
+# (bench/bench_triage.py: 2.1x faster, a few PERSON spans with other boundaries, none lost;
+# `compliance eval labelled` gives the same results; figures in README "Performance").
 _NOT_NEEDED_FOR_ENTITIES = ["tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer",
                             "senter"]
 # Texts per nlp.pipe batch: one document's chunks go through spaCy together.

@@ -79,6 +79,18 @@ def open_run(db: Database, run_id: str, source_root: str, params_json: str, orch
         mark_interrupted(cur, run_id)
 
 
+# A run's cloud spend as its ledger says: settled calls at their cost, reserved ones at their
+# bound (compliance.adapters.ledger.cloud_spend reads the same sum for one run).
+LEDGER_SPEND = ("(SELECT coalesce(sum(c.cost_usd), 0) FROM llm_calls c "
+                "WHERE c.run_id = runs.run_id AND c.provider <> 'local')")
+
+
+def refresh_spend(cur: duckdb.DuckDBPyConnection, run_id: str) -> None:
+    """Set a finished run's stored spend to its ledger's sum (its calls settled since)."""
+    cur.execute(f"UPDATE runs SET spend_usd = {LEDGER_SPEND} "
+                "WHERE run_id = ? AND spend_usd IS NOT NULL", [run_id])
+
+
 def mark_interrupted(cur: duckdb.DuckDBPyConnection, run_id: str) -> list[str]:
     """Mark the runs still marked running, other than `run_id`, interrupted; return their ids.
 
@@ -87,10 +99,9 @@ def mark_interrupted(cur: duckdb.DuckDBPyConnection, run_id: str) -> list[str]:
     its spend is the ledger's sum, reservations at their bound.
     """
     rows = cur.execute(
-        """
+        f"""
         UPDATE runs SET status = 'interrupted', interrupted_by = ?,
-            spend_usd = (SELECT coalesce(sum(c.cost_usd), 0) FROM llm_calls c
-                         WHERE c.run_id = runs.run_id AND c.provider <> 'local'),
+            spend_usd = {LEDGER_SPEND},
             error = 'interrupted in ' || coalesce('stage ' || stage, 'an unknown stage')
                 || coalesce(' (started ' || strftime(timezone('UTC', stage_started_at),
                                                      '%Y-%m-%dT%H:%M:%SZ') || ')', '')

@@ -13,6 +13,7 @@ from compliance.adapters.ledger import reserve_cloud_call, settle_cloud_call
 from compliance.adapters.prices import PriceTable
 from compliance.settings import EscalationSettings
 from compliance.store.db import Database
+from compliance.store.runs import refresh_spend
 from compliance.vocab import WindowStatus
 from tasks.escalate.cache import cache_key, store_answers
 from tasks.escalate.packing import purpose_of
@@ -161,12 +162,7 @@ def _collect_batch(db: Database, client: cloud.CloudClient, prices: PriceTable, 
                     [batch_id])
         # The run that submitted the batch may have ended (or died) with these calls reserved
         # at their bound: its stored spend follows its ledger, now settled.
-        cur.execute(
-            """
-            UPDATE runs SET spend_usd = (SELECT coalesce(sum(c.cost_usd), 0) FROM llm_calls c
-                                         WHERE c.run_id = runs.run_id AND c.provider <> 'local')
-            WHERE spend_usd IS NOT NULL
-              AND run_id = (SELECT run_id FROM batches WHERE batch_id = ?)
-            """,
-            [batch_id],
-        )
+        submitter = cur.execute("SELECT run_id FROM batches WHERE batch_id = ?",
+                                [batch_id]).fetchone()
+        if submitter is not None:
+            refresh_spend(cur, submitter[0])

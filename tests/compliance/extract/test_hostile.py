@@ -297,33 +297,34 @@ def test_zip_members_past_max_attachments_are_skipped_and_said(tmp_path):
 def test_files_that_vanish_or_change_while_ingested_say_so(tmp_path):
     root = tmp_path / "src"
     root.mkdir()
-    for name in ("a.txt", "b.txt", "c.txt"):
+    for name in ("a.txt", "b.txt", "c.txt", "d.txt"):
         (root / name).write_text(f"File {name}: the retention period is seven years.\n")
     db_path = tmp_path / "moving.duckdb"
 
     def meddle(message: str) -> None:
-        # One parser worker takes the files in order: after a.txt is stored, b.txt and c.txt
-        # were hashed but not yet parsed.
+        # One parser worker takes the files in order, and is given the next before an outcome
+        # is stored: while a.txt is stored, the worker has b.txt; c.txt and d.txt were hashed
+        # but not yet sent to it.
         if message.endswith(" a.txt"):
-            (root / "b.txt").unlink()
-            with (root / "c.txt").open("a") as handle:
+            (root / "c.txt").unlink()
+            with (root / "d.txt").open("a") as handle:
                 handle.write("A line added while the run was reading the folder.\n")
 
     result = _ingest(root, db_path, progress=meddle)
     rows = _rows(db_path)
-    assert rows["a.txt"][0] == DocumentStatus.OK
-    status, error, sha, _, _ = rows["b.txt"]
+    assert rows["a.txt"][0] == rows["b.txt"][0] == DocumentStatus.OK
+    status, error, sha, _, _ = rows["c.txt"]
     assert status == DocumentStatus.REMOVED
     assert error == ("file vanished while it was being read (deleted or moved after it was "
                      "listed)")
-    status, error, sha, mtime_ns, _ = rows["c.txt"]
+    status, error, sha, mtime_ns, _ = rows["d.txt"]
     assert status == DocumentStatus.PARTIAL
     assert error.startswith("file changed while being read (sha256 ")
     assert error.endswith("); the next run reads it again")
     assert (sha, mtime_ns) == (None, None)
     assert result.vanished == 1
 
-    # The next run reads c.txt again, whole, and stores its sha256.
+    # The next run reads d.txt again, whole, and stores its sha256.
     from tasks.inventory import compare_with_stored, known_versions
 
     db = Database(db_path)
@@ -331,12 +332,12 @@ def test_files_that_vanish_or_change_while_ingested_say_so(tmp_path):
         with db.cursor() as cur:
             known = known_versions(cur, str(root.resolve()))
         plan = compare_with_stored(discover_files(root, ["*"], []), known, ["*"], [], False)
-        assert [f.rel_path for f, _ in plan.suspect] == ["c.txt"]
+        assert [f.rel_path for f, _ in plan.suspect] == ["d.txt"]
         ingest_files(db, "next-run", root.resolve(), plan.new, plan.suspect,
                      IngestSettings(parse_workers=1))
     finally:
         db.close()
-    status, error, sha, _, _ = _rows(db_path)["c.txt"]
+    status, error, sha, _, _ = _rows(db_path)["d.txt"]
     assert (status, error) == (DocumentStatus.OK, None)
     assert sha is not None
 
