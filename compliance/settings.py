@@ -196,6 +196,9 @@ class EscalationSettings(_Settings):
     cloud_max_retries: int = Field(2, ge=0, le=10, description="Retries of 429/5xx/connection "
                                    "errors, done by the SDK (every attempt is in the ledger).")
     cloud_timeout_seconds: float = Field(120, gt=0, description="Timeout of one cloud request.")
+    max_window_failures: int = Field(3, ge=0, description="Failed requests (or rejected "
+                                     "answers) for one window before runs stop sending it "
+                                     "again; it stays failed with its reason. 0: no limit.")
     batch_wait_seconds: float = Field(600, ge=0, description="How long batch mode polls for "
                                       "results before leaving the batch to the next run.")
     anthropic_base_url: str | None = Field(None, description="API base URL (empty: the SDK's "

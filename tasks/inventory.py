@@ -13,6 +13,7 @@ from compliance.settings import PipelineParams, SourceSettings
 from compliance.store import db as database
 from compliance.vocab import readable_current
 from tasks.discover import SourceFile, discover_files, matches_globs
+from tasks.escalate.queue import RESENDABLE
 from tasks.stage import as_task
 
 
@@ -88,7 +89,7 @@ def compare_with_stored(
 
 
 def outstanding_work(cur: duckdb.DuckDBPyConnection, summarize: bool, rules_version: str,
-                     cloud: bool) -> dict[str, int]:
+                     cloud: bool, max_window_failures: int = 0) -> dict[str, int]:
     """Work left in the database whatever the files say.
 
     Unchunked documents, chunks not triaged under the current rules, unsummarized chunks,
@@ -129,13 +130,13 @@ def outstanding_work(cur: duckdb.DuckDBPyConnection, summarize: bool, rules_vers
     open_cloud = 0
     if cloud:
         open_cloud = cur.execute(
-            """
+            f"""
             SELECT (SELECT count(*) FROM escalation_windows w JOIN documents d USING (doc_id)
                     WHERE d.is_current AND w.rules_version = ?
-                      AND w.status IN ('pending', 'deferred', 'sent', 'failed'))
+                      AND (w.status = 'sent' OR {RESENDABLE}))
                  + (SELECT count(*) FROM batches WHERE status <> 'ended')
             """,
-            [rules_version],
+            [rules_version, max_window_failures, max_window_failures],
         ).fetchone()[0]
     return {"unchunked": int(unchunked), "pending_summaries": int(pending),
             "unlinked": int(unchecked), "untriaged": int(untriaged),
@@ -181,7 +182,7 @@ def unchanged_files(params: PipelineParams,
         if plan.has_file_work:
             return None
         outstanding = outstanding_work(conn, params.summarize == "all", policy_version(conn),
-                                       cloud)
+                                       cloud, params.max_window_failures)
     finally:
         conn.close()
     return None if any(outstanding.values()) else len(plan.unchanged)

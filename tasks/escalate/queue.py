@@ -16,18 +16,41 @@ from tasks.escalate.result import EscalationResult
 REASON_CHARS = 500
 
 
-def open_windows(cur: duckdb.DuckDBPyConnection, rules_version: str) -> list[tuple]:
-    """Windows still to judge: deferred and failed ones first (they waited), then the riskiest."""
+# A window still to send: pending, deferred, or failed fewer than max_window_failures times
+# (the parameter, twice; 0 is no limit). tasks.inventory's no-change check uses it too.
+RESENDABLE = ("(w.status IN ('pending', 'deferred') OR (w.status = 'failed' "
+              "AND (? = 0 OR w.failures < ?)))")
+
+
+def open_windows(cur: duckdb.DuckDBPyConnection, rules_version: str,
+                 max_failures: int = 0) -> list[tuple]:
+    """Windows still to judge: deferred and failed ones first (they waited), then the riskiest.
+
+    A window that failed max_failures times is left out: a request that always fails (an
+    answer always rejected) would otherwise be paid for every night.
+    """
     return cur.execute(
-        """
+        f"""
         SELECT w.window_id, w.redacted_text, w.rule_ids, w.purpose
         FROM escalation_windows w JOIN documents d USING (doc_id)
-        WHERE d.is_current AND w.rules_version = ?
-          AND w.status IN ('pending', 'deferred', 'failed')
+        WHERE d.is_current AND w.rules_version = ? AND {RESENDABLE}
         ORDER BY (w.status IN ('deferred', 'failed')) DESC, d.risk_hint_score DESC, w.window_id
         """,
-        [rules_version],
+        [rules_version, max_failures, max_failures],
     ).fetchall()
+
+
+def given_up_windows(cur: duckdb.DuckDBPyConnection, rules_version: str,
+                     max_failures: int) -> int:
+    """Failed windows no longer sent: they failed max_failures times."""
+    if max_failures == 0:
+        return 0
+    return cur.execute(
+        """
+        SELECT count(*) FROM escalation_windows w JOIN documents d USING (doc_id)
+        WHERE d.is_current AND w.rules_version = ? AND w.status = 'failed'
+          AND w.failures >= ?
+        """, [rules_version, max_failures]).fetchone()[0]
 
 
 def set_status(db: Database, window_ids: list[int], status: WindowStatus,
@@ -45,10 +68,16 @@ def set_status(db: Database, window_ids: list[int], status: WindowStatus,
             )
 
 
-def fail(db: Database, window_ids: list[int], reason: str, result: EscalationResult) -> None:
-    """Windows whose request failed: marked failed with the reason, sent again by the next run."""
+def fail(db: Database, window_ids: list[int], reason: str, result: EscalationResult,
+         attempted: bool = True) -> None:
+    """Windows whose request failed: marked failed with the reason, sent again by the next run
+    (until max_window_failures). `attempted`: the request was made (not counted otherwise)."""
     result.failed_windows += len(window_ids)
     set_status(db, window_ids, WindowStatus.FAILED, reason=reason)
+    if attempted and window_ids:
+        with db.cursor() as cur:
+            cur.execute("UPDATE escalation_windows SET failures = failures + 1 "
+                        "WHERE window_id IN (SELECT unnest(?))", [window_ids])
 
 
 def refresh_chunk_statuses(db: Database, rules_version: str) -> None:

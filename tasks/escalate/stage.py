@@ -16,7 +16,12 @@ from tasks.escalate.batch import poll_open_batches, submit_batch
 from tasks.escalate.cache import answer_from_cache
 from tasks.escalate.costs import cache_savings
 from tasks.escalate.packing import pack_by_purpose
-from tasks.escalate.queue import note_failures, open_windows, refresh_chunk_statuses
+from tasks.escalate.queue import (
+    given_up_windows,
+    note_failures,
+    open_windows,
+    refresh_chunk_statuses,
+)
 from tasks.escalate.result import EscalationResult
 from tasks.escalate.sync import send_sync
 from tasks.stage import as_task
@@ -28,7 +33,12 @@ def escalate(db: Database, run_id: str, rules_version: str, settings: Escalation
     """Judge open windows: cached answers first, then new requests within the budget."""
     result = EscalationResult()
     with db.cursor() as cur:
-        windows = open_windows(cur, rules_version)
+        windows = open_windows(cur, rules_version, settings.max_window_failures)
+        given_up = given_up_windows(cur, rules_version, settings.max_window_failures)
+    if given_up:
+        log(f"{given_up} failed window(s) not sent again: each failed max_window_failures "
+            f"({settings.max_window_failures}) times; their reasons are in "
+            "escalation_windows.status_reason (raise the setting to send them again)")
     result.windows_total = len(windows)
     if settings.escalation == "off" or client is None:
         result.note = result.note or (
@@ -39,7 +49,7 @@ def escalate(db: Database, run_id: str, rules_version: str, settings: Escalation
     if settings.escalation == "batch":
         poll_open_batches(db, client, prices, rules_version, settings, result, log, wait=False)
         with db.cursor() as cur:
-            windows = open_windows(cur, rules_version)
+            windows = open_windows(cur, rules_version, settings.max_window_failures)
 
     groups, spans = answer_from_cache(db, windows, settings.cloud_model, rules_version, result)
     with db.cursor() as cur:

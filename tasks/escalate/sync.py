@@ -38,7 +38,7 @@ def send_sync(db: Database, run_id: str, client: cloud.CloudClient, rules_versio
     def send_one(request: list[cloud.Span], window_ids: list[int]) -> None:
         if stop["auth"]:
             fail(db, window_ids, "not sent: the API rejected the key earlier in this run",
-                 result)
+                 result, attempted=False)
             return
         params = cloud.build_request(settings.cloud_model, request)
         hold = client.call_bound(params) * (1 + settings.cloud_max_retries)

@@ -24,6 +24,7 @@ from compliance.store.migrations.m005_savings_claimed_only_when_sent import (
 from compliance.store.migrations.m006_clause_scorer import m006_clause_scorer
 from compliance.store.migrations.m007_interrupted_runs import m007_interrupted_runs
 from compliance.store.migrations.m008_window_outcomes import m008_window_outcomes
+from compliance.store.migrations.m009_window_failures import m009_window_failures
 
 Migration = Callable[[duckdb.DuckDBPyConnection], None]
 
@@ -36,4 +37,5 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("m006_clause_scorer", m006_clause_scorer),
     ("m007_interrupted_runs", m007_interrupted_runs),
     ("m008_window_outcomes", m008_window_outcomes),
+    ("m009_window_failures", m009_window_failures),
 ]

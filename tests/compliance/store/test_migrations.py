@@ -65,6 +65,7 @@ EXPECTED_SCHEMA: dict[str, list[tuple[str, str]]] = {
         ("run_id", "VARCHAR"), ("purpose", "VARCHAR"), ("audit_band", "VARCHAR"),
         ("inclusion_probability", "DOUBLE"), ("status_reason", "VARCHAR"),
         ("status_changed_at", "TIMESTAMP WITH TIME ZONE"),
+        ("failures", "INTEGER"),
     ],
     "flags": [
         ("flag_id", "BIGINT"), ("chunk_id", "BIGINT"), ("doc_id", "BIGINT"),

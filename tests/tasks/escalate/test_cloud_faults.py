@@ -18,6 +18,7 @@ from compliance.rules.loader import load_rules
 from compliance.settings import EscalationSettings
 from compliance.store import db as database
 from tasks.escalate import stage as escalate
+from tasks.inventory import outstanding_work
 
 
 def ledger(db, run_id: str) -> list[tuple]:
@@ -144,6 +145,46 @@ def test_failed_windows_are_never_none_and_the_next_run_sends_them(triaged_db, t
     assert states == {"done": result.windows_total}
 
 
+def test_a_window_that_keeps_failing_is_not_paid_for_every_night(triaged_db, tmp_path, fake):
+    """After max_window_failures failed requests a window is no longer sent; it stays failed
+    with its reason, the run says so, and raising the setting sends it again."""
+    fake.state.faults.extend(["500"])
+    db, db_path, run_id, result = escalate_copy(triaged_db, tmp_path, fake, cloud_concurrency=1,
+                                                cloud_max_retries=0, max_spans_per_request=4,
+                                                max_window_failures=1)
+    failed = window_states(db)["failed"]
+    assert failed == result.failed_windows > 0
+    prices = load_price_table()
+    requests_before = len(sent_messages(fake))
+    messages: list[str] = []
+
+    def again(run: str, cap: int):
+        return escalate.escalate(db, run, load_rules().version,
+                                 EscalationSettings(escalation="sync", cloud_concurrency=1,
+                                                    budget_usd=None, max_spans_per_request=4,
+                                                    max_window_failures=cap),
+                                 CloudClient(db, KEY, fake.base_url, prices), prices,
+                                 log=messages.append)
+
+    second = again("run-second", 1)
+    assert second.sent == 0 and len(sent_messages(fake)) == requests_before
+    assert window_states(db)["failed"] == failed
+    assert all(reason.startswith("request failed: ") for reason in reasons(db, "failed"))
+    assert any(f"{failed} failed window(s) not sent again" in message for message in messages)
+    with db.cursor() as cur:
+        assert cur.execute("SELECT DISTINCT failures FROM escalation_windows "
+                           "WHERE status = 'failed'").fetchall() == [(1,)]
+        # The no-change check of a re-run does not count them as work either.
+        version = load_rules().version
+        assert outstanding_work(cur, False, version, True, 1)["open_escalations"] == 0
+        assert outstanding_work(cur, False, version, True, 2)["open_escalations"] == failed
+    third = again("run-third", 2)
+    states = window_states(db)
+    database.close_writer(db_path)
+    assert third.sent == failed and third.failed_windows == 0
+    assert states == {"done": result.windows_total}
+
+
 def test_key_refused_mid_run_stops_sending(triaged_db, tmp_path, fake):
     # The key is revoked after the first request: nothing more is sent, nothing is lost.
     fake.state.faults.extend(["ok", "401"])
@@ -153,7 +194,12 @@ def test_key_refused_mid_run_stops_sending(triaged_db, tmp_path, fake):
     states = window_states(db)
     failed_because = reasons(db, "failed")
     assert_nothing_closed_without_an_answer(db)
+    with db.cursor() as cur:
+        counted = dict(cur.execute(
+            "SELECT status_reason LIKE 'not sent:%', max(failures) FROM escalation_windows "
+            "WHERE status = 'failed' GROUP BY ALL").fetchall())
     database.close_writer(db_path)
+    assert counted == {False: 1, True: 0}, "a window never sent has no failure counted"
     assert len(sent_messages(fake)) == 2 == len(rows)
     assert rows[0][0] == "settled" and rows[1][:3] == ("failed", "HTTP 401", 0)
     assert "401" in result.note
