@@ -16,7 +16,7 @@ EVAL_OUT ?= data/eval/results
 CHROMIUM := /usr/bin/chromium
 
 .PHONY: install install-test model run test test-fast eval eval-month train lint docs samples clean \
-	bench bench-scale
+	bench bench-scale bench-cost
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -81,6 +81,11 @@ train: install
 # a markdown table. Scale figures come from the last `make bench-scale`.
 bench: $(VENV)/.installed-bench model
 	$(BIN)/python bench/suite.py
+
+# Cloud spend against a naive pipeline, sync and batch, before and after edits, on the fake
+# Anthropic API (~12 min): bench/results/cost.json.
+bench-cost: $(VENV)/.installed-bench model
+	$(BIN)/python bench/bench_cost.py --json bench/results/cost.json
 
 # The synthetic shares of 100, 1,000 and 10,000 files: first run and unchanged re-run, per stage,
 # peak memory of the process tree (hours at 10,000 files on 2 cores), then the plot.

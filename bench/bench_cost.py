@@ -74,6 +74,15 @@ def run(source: Path, db: Path, mode: str, base_url: str, work: Path) -> dict[st
             FROM runs r JOIN cache_efficiency c USING (run_id)
             ORDER BY r.started_at DESC LIMIT 1
             """).fetchone()
+        # Why windows were created in this run: triage, or the audit sample of unflagged text
+        # (drawn afresh every run to estimate recall, so never a cache hit by design).
+        created = dict(con.execute(
+            """
+            SELECT CASE WHEN w.audit_band IS NULL THEN 'triage' ELSE 'audit' END, count(*)
+            FROM escalation_windows w
+            WHERE w.run_id = (SELECT run_id FROM runs ORDER BY started_at DESC LIMIT 1)
+            GROUP BY ALL
+            """).fetchall())
     chunks, escalated, spend, naive, sent, cached, hit_rate, saved = row
     spend = float(spend or 0)
     naive = float(naive or 0)
@@ -83,7 +92,9 @@ def run(source: Path, db: Path, mode: str, base_url: str, work: Path) -> dict[st
             "saved_vs_naive_new": round(1 - spend / naive, 4) if naive else None,
             "windows_sent": sent, "windows_cached": cached,
             "cache_hit_rate": None if hit_rate is None else round(float(hit_rate), 4),
-            "cache_saved_usd": round(float(saved or 0), 6)}
+            "cache_saved_usd": round(float(saved or 0), 6),
+            "windows_created": {"triage": created.get("triage", 0),
+                                "audit": created.get("audit", 0)}}
 
 
 def main() -> None:
