@@ -163,10 +163,10 @@ class SummarizeSettings(_Settings):
     dask_workers: int = Field(2, ge=1, le=64, description="Worker processes of the local Dask "
                               "cluster (each loads the model once).")
     local_batch_size: int = Field(1, ge=1, le=64, description="Chunks decoded together in one "
-                                  "llama.cpp batch (task_runner 'threads'): faster on several "
-                                  "cores, but a summary may differ from the one-at-a-time "
-                                  "answer when batched arithmetic flips a near tie. 1: one at "
-                                  "a time.")
+                                  "llama.cpp batch (task_runner 'threads'): faster only on a "
+                                  "busy machine with the default model (README Performance), "
+                                  "and a summary may differ from the one-at-a-time answer when "
+                                  "batched arithmetic flips a near tie. 1: one at a time.")
 
     @model_validator(mode="after")
     def _dask_address_needs_dask(self) -> SummarizeSettings:
