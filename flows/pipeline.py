@@ -24,6 +24,7 @@ from compliance.store import runlock, runs
 from flows import artifacts
 from tasks import (
     audit,
+    brief,
     chunk,
     findings,
     flag,
@@ -119,6 +120,7 @@ def _run(ctx: context.RunContext, params: PipelineParams,
             stage(ingest.ingest_documents, params, plan)
             progress.set(35)
             stage(chunk.chunk_documents, params)
+            stage(brief.write_briefs)
             progress.set(40)
             stage(flag.flag_chunks, params)
             stage(audit.draw_audit_sample, params)

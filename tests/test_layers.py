@@ -19,7 +19,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("stages", ("tasks",)),
     ("run context", ("compliance.context",)),
     ("library", ("compliance.adapters", "compliance.store", "compliance.rules",
-                 "compliance.scoring", "compliance.extract", "compliance.read")),
+                 "compliance.scoring", "compliance.extract", "compliance.read",
+                 "compliance.briefs")),
     ("foundation", ("compliance.vocab", "compliance.settings", "compliance.environment",
                     "compliance.textnorm")),
 )

@@ -1,14 +1,16 @@
-"""A document's brief from its text: the fields the rules find, each pointing into the text."""
+"""A document's brief from its text: what it is and the fields the rules find, each pointing
+into the text."""
 
 from __future__ import annotations
 
 import hashlib
 from pathlib import Path
 
-from compliance.briefs.contract import contract_fields
+from compliance.briefs.contract import contract_fields, find_title
 from compliance.briefs.fields import BriefField
+from compliance.briefs.general import is_contract, is_email, other_fields
 
-_SOURCES = ("brief.py", "contract.py", "dates.py", "fields.py")
+_SOURCES = ("brief.py", "contract.py", "dates.py", "fields.py", "general.py")
 
 
 def brief_version() -> str:
@@ -20,6 +22,13 @@ def brief_version() -> str:
     return digest.hexdigest()[:16]
 
 
-def contract_brief(text: str) -> list[BriefField]:
-    """The brief's fields for a contract-like text (an empty list when nothing has a shape)."""
-    return contract_fields(text)
+def document_brief(text: str) -> list[BriefField]:
+    """The brief's fields: `kind` first (contract, email, policy, ...), then what has a shape."""
+    if not is_email(text) and is_contract(text, find_title(text)):
+        fields = contract_fields(text)
+        kind = "contract"
+    else:
+        kind, fields = other_fields(text)
+    title = next((f for f in fields if f.field == "title"), None)
+    span = (title.char_start, title.char_end) if title else (0, 0)
+    return [BriefField("kind", kind, "rule", *span), *fields]

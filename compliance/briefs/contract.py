@@ -206,6 +206,8 @@ def find_parties(text: str) -> list[BriefField]:
         name = _party_name(flat)
         if not (2 <= len(name) <= 120) or not any(c.isalpha() for c in name):
             continue
+        if re.search(r"[$]|--", name):
+            continue  # an amount or a form's blank, not a name
         if re.match(r"(?:the\s+)?(?:parties|party|each|collectively|individually)\b", name,
                     re.IGNORECASE):
             continue

@@ -133,3 +133,18 @@ def eval_month(
 
     simulate(["month", "--nights", str(nights), "--refit-every", str(refit_every),
               *(["--json", str(json_path)] if json_path else [])])
+
+
+@eval_app.command("briefs")
+def eval_briefs(
+    paths: Annotated[list[Path], typer.Argument(
+        help="CUAD JSONL files whose records carry `meta` (expert answers).", exists=True,
+        dir_okay=False)],
+    json_path: Annotated[Path | None, _JSON] = None,
+) -> None:
+    """Document briefs scored field by field against CUAD's expert answers (no model call)."""
+    from compliance.evaluation.briefs import evaluate_sets, format_table
+
+    result = evaluate_sets(paths)
+    typer.echo(format_table(result))
+    _write_json(json_path, result)

@@ -327,8 +327,9 @@ def summary(
         help="Compute a missing summary with the local model (--no-compute: only read).")] = True,
     wait_seconds: Annotated[float, typer.Option(
         min=0, help="How long to wait while the database is being written.")] = 900.0,
+    unmask: Annotated[bool, _UNMASK] = False,
 ) -> None:
-    """A document's summary: the stored one at once; computed once (and stored) if missing."""
+    """A document's brief and summary: stored ones at once; a missing summary computed once."""
     from compliance.cli.progress_bars import progress_bars
     from compliance.read.results import ResultsUnavailableError
     from compliance.store import db as database
@@ -363,6 +364,9 @@ def summary(
             raise _fail(str(exc)) from None
     typer.echo(f"{document.rel_path} (doc {document.doc_id}, version {document.version})")
     typer.echo("")
+    _echo_brief(db, document.doc_id, unmask)
+    typer.echo("")
+    typer.echo("Abstract")
     typer.echo(found.summary)
     if found.key_points:
         typer.echo("")
@@ -371,6 +375,15 @@ def summary(
     origin = (f"computed now: {found.model_calls} model calls, {found.seconds:.1f} s"
               if found.computed_now else f"stored by run {found.run_id}")
     typer.echo(f"\n({found.method}; {origin})", err=True)
+
+
+def _echo_brief(db: Path, doc_id: int, unmask: bool) -> None:
+    """Print the document's brief (fields, then risks), read-only."""
+    from compliance.read.briefs import format_brief, read_brief
+
+    with _reading(db) as conn:
+        for line in format_brief(read_brief(conn, doc_id, unmask=unmask)):
+            typer.echo(line)
 
 
 @results_app.command()

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from compliance.briefs.brief import contract_brief
+from compliance.briefs.brief import document_brief
 from compliance.briefs.dates import parse_answer
 from compliance.briefs.fields import BriefField
 
@@ -153,7 +153,7 @@ def score_records(records: Iterable[dict[str, Any]]) -> dict[str, FieldScore]:
     """Each field's score over CUAD records (doc_id, text, meta)."""
     scores = {name: FieldScore() for name in FIELDS}
     for record in records:
-        brief = contract_brief(record["text"])
+        brief = document_brief(record["text"])
         for name, meta_key in FIELDS.items():
             expert = record.get("meta", {}).get(meta_key)
             if expert is None:

@@ -25,6 +25,7 @@ from compliance.store.migrations.m006_clause_scorer import m006_clause_scorer
 from compliance.store.migrations.m007_interrupted_runs import m007_interrupted_runs
 from compliance.store.migrations.m008_window_outcomes import m008_window_outcomes
 from compliance.store.migrations.m009_window_failures import m009_window_failures
+from compliance.store.migrations.m010_document_briefs import m010_document_briefs
 
 Migration = Callable[[duckdb.DuckDBPyConnection], None]
 
@@ -38,4 +39,5 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("m007_interrupted_runs", m007_interrupted_runs),
     ("m008_window_outcomes", m008_window_outcomes),
     ("m009_window_failures", m009_window_failures),
+    ("m010_document_briefs", m010_document_briefs),
 ]
