@@ -8,6 +8,7 @@ from pathlib import Path
 
 import duckdb
 
+from compliance.briefs.brief import brief_version
 from compliance.context import RunContext
 from compliance.settings import PipelineParams, SourceSettings
 from compliance.store import db as database
@@ -138,9 +139,16 @@ def outstanding_work(cur: duckdb.DuckDBPyConnection, summarize: bool, rules_vers
             """,
             [rules_version, max_window_failures, max_window_failures],
         ).fetchone()[0]
+    unbriefed = cur.execute(
+        f"""
+        SELECT count(*) FROM documents d
+        WHERE {readable_current("d")} AND d.text_sha256 IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM briefs b WHERE b.text_sha256 = d.text_sha256
+                                                   AND b.brief_version = ?)
+        """, [brief_version()]).fetchone()[0]
     return {"unchunked": int(unchunked), "pending_summaries": int(pending),
             "unlinked": int(unchecked), "untriaged": int(untriaged),
-            "open_escalations": int(open_cloud)}
+            "open_escalations": int(open_cloud), "unbriefed": int(unbriefed)}
 
 
 def plan_source(cur: duckdb.DuckDBPyConnection, settings: SourceSettings) -> Inventory:

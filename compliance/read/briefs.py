@@ -104,7 +104,8 @@ def format_brief(brief: DocumentBrief, quote_chars: int = 100) -> list[str]:
             quote = " ".join(risk.quote.split())
             if len(quote) > quote_chars:
                 quote = quote[:quote_chars - 1] + "…"
-            lines.append(f"    {risk.severity:<8} {risk.category:<28} x{count:<3} {where:<6} {quote}")
+            lines.append(f"    {risk.severity:<8} {risk.category:<28} x{count:<3} {where:<6} "
+                         f"{quote}")
     else:
         lines.append("  Risks found              none open")
     return lines

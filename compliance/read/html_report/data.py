@@ -140,6 +140,20 @@ class RecallRow:
 
 
 @dataclass(frozen=True)
+class BriefRow:
+    """One current document's brief, as the report lists it."""
+
+    rel_path: str
+    kind: str
+    title: str
+    parties: list[str]
+    dates: list[str]
+    governing_law: str
+    open_findings: int
+    worst_severity: str
+
+
+@dataclass(frozen=True)
 class ReportData:
     """Everything the page shows."""
 
@@ -157,6 +171,7 @@ class ReportData:
     top_findings: list[FindingRow]
     failed_documents: list[FailedDocument]
     triage_recall: list[RecallRow] = field(default_factory=list)
+    briefs: list[BriefRow] = field(default_factory=list)
 
     @property
     def open_findings(self) -> int:
@@ -331,6 +346,48 @@ def _triage_recall(conn: duckdb.DuckDBPyConnection) -> list[RecallRow]:
     return [RecallRow(**row) for row in rows]
 
 
+# Documents listed with their briefs: the most at risk first.
+TOP_BRIEFS = 50
+_DATE_FIELDS = {"agreement_date": "agreed", "effective_date": "effective",
+                "document_date": "dated", "sent_date": "sent"}
+
+
+def _briefs(conn: duckdb.DuckDBPyConnection, unmask: bool) -> list[BriefRow]:
+    docs = _records(conn, """
+        SELECT d.doc_id, d.rel_path,
+               count(f.finding_id) FILTER (WHERE f.disposition IN (?, ?)) AS open_findings,
+               max(f.severity_rank) FILTER (WHERE f.disposition IN (?, ?)) AS worst_rank,
+               arg_max(f.severity, f.severity_rank)
+                   FILTER (WHERE f.disposition IN (?, ?)) AS worst
+        FROM documents d LEFT JOIN findings f USING (doc_id)
+        WHERE d.is_current AND d.doc_id IN (SELECT doc_id FROM document_briefs)
+        GROUP BY d.doc_id, d.rel_path
+        ORDER BY worst_rank DESC NULLS LAST, open_findings DESC, d.rel_path
+        LIMIT ?""", [*UNRESOLVED, *UNRESOLVED, *UNRESOLVED, TOP_BRIEFS])
+    if not docs:
+        return []
+    fields: dict[int, list[tuple[str, str]]] = {}
+    for doc_id, name, value in conn.execute(
+            "SELECT doc_id, field, value FROM document_briefs "
+            "WHERE doc_id IN (SELECT unnest(?::BIGINT[])) ORDER BY doc_id, field, seq",
+            [[d["doc_id"] for d in docs]]).fetchall():
+        fields.setdefault(doc_id, []).append((name, value))
+    rows = []
+    for doc in docs:
+        found = fields.get(doc["doc_id"], [])
+        first = {name: value for name, value in reversed(found)}
+        people = [value for name, value in found if name in ("party", "person")]
+        rows.append(BriefRow(
+            rel_path=_private(doc["rel_path"], unmask), kind=first.get("kind", ""),
+            title=_private(first.get("title", ""), unmask),
+            parties=[mask(p, names=True) if not unmask else p for p in people],
+            dates=[f"{label} {first[name]}" for name, label in _DATE_FIELDS.items()
+                   if name in first],
+            governing_law=first.get("governing_law", ""),
+            open_findings=_int(doc["open_findings"]), worst_severity=str(doc["worst"] or "")))
+    return rows
+
+
 def build_report_data(conn: duckdb.DuckDBPyConnection, unmask: bool = False,
                       days: int = 30) -> ReportData:
     """Read what the page shows from the analyst views."""
@@ -344,4 +401,5 @@ def build_report_data(conn: duckdb.DuckDBPyConnection, unmask: bool = False,
         windows=_window_counts(conn, [run.run_id for run in runs]),
         chunks_current=chunks_current, chunks_current_sent=chunks_current_sent,
         open_by_severity=open_findings_by_severity(conn), top_findings=_top_findings(conn, unmask),
-        failed_documents=_failed_documents(conn, unmask), triage_recall=_triage_recall(conn))
+        failed_documents=_failed_documents(conn, unmask), triage_recall=_triage_recall(conn),
+        briefs=_briefs(conn, unmask))

@@ -351,6 +351,25 @@ def _recall_section(data: ReportData) -> str:
             f"{table}</section>")
 
 
+def _briefs_section(data: ReportData) -> str:
+    table = _table(
+        [("Document", "path"), ("Kind", ""), ("Title", ""), ("Parties / people", ""),
+         ("Dates", ""), ("Governing law", ""), ("Open findings", "num")],
+        ([f'<span class="mono">{esc(row.rel_path)}</span>', esc(row.kind), esc(row.title),
+          "<br>".join(esc(p) for p in row.parties[:4]), "<br>".join(esc(d) for d in row.dates),
+          esc(row.governing_law),
+          (_pill(row.worst_severity, row.worst_severity) + " " if row.worst_severity else "")
+          + num(row.open_findings)]
+         for row in data.briefs),
+        "No document briefed yet.", ' class="briefs"')
+    return (
+        '<section id="briefs"><h2>Document briefs</h2>'
+        '<p class="lede">What each document is and whom it concerns, found by rule in its text '
+        "(view <code>document_briefs</code>; <code>compliance summary PATH</code> shows one "
+        "with its risks and where each field was found), the most at risk first.</p>"
+        f"{table}</section>")
+
+
 def _failed_section(data: ReportData) -> str:
     table = _table(
         [("Document", "path"), ("Version", "num"), ("Format", ""), ("Status", ""),
@@ -393,7 +412,8 @@ def render_page(data: ReportData) -> str:
         f"{esc(utc_minute(data.generated_at))} UTC</p></header>{banner}<main>"
         f"{_cards(data, totals)}{_spend_section(data)}{_escalation_section(data, totals)}"
         f"{_savings_section(data, totals)}{_cache_section(data, totals)}"
-        f"{_findings_section(data)}{_recall_section(data)}{_failed_section(data)}</main>"
+        f"{_findings_section(data)}{_briefs_section(data)}{_recall_section(data)}"
+        f"{_failed_section(data)}</main>"
         f"<footer>{esc(privacy)} Figures come from the results database’s views; money is "
         "USD from the price table, local compute included.</footer></body></html>\n")
 
