@@ -27,6 +27,20 @@ EXPECTED_SCHEMA: dict[str, list[tuple[str, str]]] = {
         ("status", "VARCHAR"), ("request_count", "INTEGER"),
         ("submitted_at", "TIMESTAMP WITH TIME ZONE"), ("ended_at", "TIMESTAMP WITH TIME ZONE"),
     ],
+    "brief_fields": [
+        ("text_sha256", "VARCHAR"), ("brief_version", "VARCHAR"), ("field", "VARCHAR"),
+        ("seq", "INTEGER"), ("value", "VARCHAR"), ("method", "VARCHAR"),
+        ("char_start", "INTEGER"), ("char_end", "INTEGER"),
+    ],
+    "briefs": [
+        ("text_sha256", "VARCHAR"), ("brief_version", "VARCHAR"), ("fields", "INTEGER"),
+        ("run_id", "VARCHAR"), ("created_at", "TIMESTAMP WITH TIME ZONE"),
+    ],
+    "document_briefs": [
+        ("doc_id", "BIGINT"), ("rel_path", "VARCHAR"), ("field", "VARCHAR"), ("seq", "INTEGER"),
+        ("value", "VARCHAR"), ("method", "VARCHAR"), ("char_start", "INTEGER"),
+        ("char_end", "INTEGER"), ("brief_version", "VARCHAR"),
+    ],
     "chunks": [
         ("chunk_id", "BIGINT"), ("doc_id", "BIGINT"), ("seq", "INTEGER"),
         ("char_start", "INTEGER"), ("char_end", "INTEGER"), ("page_start", "INTEGER"),
