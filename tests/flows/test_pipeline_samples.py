@@ -179,8 +179,41 @@ def test_pdf_and_docx_policy_are_near_duplicates(samples_run):
 # --- re-runs -----------------------------------------------------------------------------------
 
 
+def test_every_readable_document_has_a_brief_pointing_into_its_text(samples_run):
+    source, db_path, _ = samples_run
+    unbriefed = query(db_path, """
+        SELECT rel_path FROM documents d
+        WHERE is_current AND status IN ('ok', 'partial') AND NOT EXISTS (
+            SELECT 1 FROM document_briefs b WHERE b.doc_id = d.doc_id AND b.field = 'kind')
+        """)
+    assert unbriefed == []
+    fields = query(db_path, """
+        SELECT b.rel_path, b.field, b.value, b.method, b.char_start, b.char_end, t.text
+        FROM document_briefs b JOIN documents d USING (doc_id) JOIN texts t USING (text_sha256)
+        ORDER BY b.rel_path, b.field, b.seq
+        """)
+    by_doc: dict[str, dict[str, list[str]]] = {}
+    for rel_path, field, value, method, start, end, text in fields:
+        by_doc.setdefault(rel_path, {}).setdefault(field, []).append(value)
+        assert 0 <= start <= end <= len(text)
+        if method == "rule" and field in ("governing_law", "title"):
+            assert text[start:end].strip()  # the span holds the evidence
+    contract = by_doc["contracts/master-services-agreement.txt"]
+    assert contract["kind"] == ["contract"]
+    assert contract["title"] == ["MASTER SERVICES AGREEMENT"]
+    assert [p.split(" (")[0] for p in contract["party"]] == [
+        "NORVALE PHARMA LIMITED", "BRIGHTWATER CLINICAL ANALYTICS LLC"]
+    assert contract["governing_law"] == ["England and Wales"]
+    assert contract["agreement_date"] == ["2024-04-15"]
+    mail = by_doc["hr/employee-onboarding.eml"]
+    assert mail["kind"] == ["email"] and mail["sent_date"] == ["2024-04-15"]
+    assert any(p.endswith("(sender)") for p in mail["person"])
+    assert by_doc["policies/data-retention-policy.pdf"]["kind"] == ["policy"]
+
+
 def test_rerun_of_unchanged_folder_calls_no_model(samples_run, prefect_harness):
     source, db_path, first = samples_run
+    briefs_before = scalar(db_path, "SELECT count(*) FROM briefs")
     calls_before = scalar(db_path, "SELECT count(*) FROM llm_calls")
     docs_before = scalar(db_path, "SELECT count(*) FROM documents")
     result = run_pipeline(source, db_path)
@@ -192,6 +225,7 @@ def test_rerun_of_unchanged_folder_calls_no_model(samples_run, prefect_harness):
     assert scalar(db_path, "SELECT count(*) FROM documents") == docs_before
     assert scalar(db_path, "SELECT count(*) FROM llm_calls WHERE run_id = ?",
                   [result["run_id"]]) == 0
+    assert scalar(db_path, "SELECT count(*) FROM briefs") == briefs_before
 
 
 def test_cli_rerun_reports_zero_model_calls(samples_run, project_root, tmp_path):

@@ -20,7 +20,7 @@ from helpers import PROJECT_ROOT
 
 from compliance.read.html_report import build_report_data, render_html_report
 from compliance.read.html_report.chart import MIN_SEGMENT_PX
-from compliance.read.html_report.data import SEVERITY_ORDER
+from compliance.read.html_report.data import SEVERITY_ORDER, TOP_BRIEFS
 from compliance.read.results import personal_data_rules, usd
 from compliance.rules.masking import mask
 from compliance.store import db as database
@@ -129,6 +129,10 @@ def test_report_in_chromium_matches_the_database(analyst_db, browser):
         planted_quotes = conn.execute(
             "SELECT count(*) FROM findings WHERE contains(quote, ?) AND disposition IN (?, ?)",
             [PLANTED_SSN, *UNRESOLVED]).fetchone()[0]
+        briefed = conn.execute("SELECT count(DISTINCT doc_id) FROM document_briefs").fetchone()[0]
+        sender = conn.execute("SELECT value FROM document_briefs WHERE field = 'person' "
+                              "AND value LIKE '%(sender)'").fetchone()[0]
+        sender_address = sender.split("<")[1].split(">")[0]
         personal_quotes = [quote for detector, quote in conn.execute(
             "SELECT detector, quote FROM findings WHERE detected_by = 'rule' "
             "AND disposition IN (?, ?)", list(UNRESOLVED)).fetchall()
@@ -194,6 +198,12 @@ def test_report_in_chromium_matches_the_database(analyst_db, browser):
             assert html.escape(mask(path, names=True)) in page_html
             assert html.escape(mask(error, names=True)) in page_html
             assert mask(path, names=True) in failed_text
+        # Document briefs: every briefed document (up to the page's limit), people masked.
+        briefs_table = page.locator("#briefs table.briefs")
+        assert briefs_table.locator("tbody tr").count() == min(briefed, TOP_BRIEFS)
+        briefs_text = briefs_table.inner_text()
+        assert "MASTER SERVICES AGREEMENT" in briefs_text and "England and Wales" in briefs_text
+        assert sender_address not in page_html and sender_address in unmasked_html
         # The corrupt sample's reason reads as one in the browser, not just in the source.
         assert "unreadable" in failed_text.lower() or "corrupt" in failed_text.lower()
     finally:

@@ -346,6 +346,27 @@ def test_stored_summary_is_printed_at_once(analyst_db):
     assert code == 1 and "corrupt" in out
 
 
+def test_summary_shows_the_brief_with_its_risks_and_masks_people(analyst_db):
+    _, db = analyst_db
+    code, out = cli("summary", "contracts/master-services-agreement.txt", "--db", db)
+    assert code == 0, out
+    brief = out[out.index("Brief"):out.index("Abstract")]
+    assert "Governing law" in brief and "England and Wales" in brief
+    assert "MASTER SERVICES AGREEMENT" in brief and "[rule, chars " in brief
+    open_categories = {row[0] for row in query(
+        db, "SELECT DISTINCT category FROM findings f JOIN documents d USING (doc_id) "
+            "WHERE d.rel_path = 'contracts/master-services-agreement.txt' "
+            "AND disposition IN ('open', 'confirmed')")}
+    assert open_categories and all(category in brief for category in open_categories)
+    sender = scalar(db, "SELECT value FROM document_briefs WHERE field = 'person' "
+                        "AND value LIKE '%(sender)'")
+    address = sender.split("<")[1].split(">")[0]
+    code, out = cli("summary", "hr/employee-onboarding.eml", "--db", db)
+    assert code == 0 and "(sender)" in out and address not in out
+    code, out = cli("summary", "hr/employee-onboarding.eml", "--db", db, "--unmask")
+    assert code == 0 and address in out
+
+
 def test_a_missing_summary_is_computed_once_for_many_askers(prefect_harness, tmp_path):
     source = tmp_path / "docs"
     source.mkdir()
