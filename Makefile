@@ -15,7 +15,7 @@ EVAL_OUT ?= data/eval/results
 # the playwright client without its own browser download).
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: install install-test model run test test-fast eval eval-month train lint docs samples clean \
+.PHONY: install install-test model run test test-fast eval eval-briefs eval-month train lint docs samples clean \
 	bench bench-scale bench-cost
 
 $(BIN)/python:
@@ -70,6 +70,11 @@ eval: install model
 		--json $(EVAL_OUT)/compliance-labelled.json
 	$(BIN)/compliance eval labelled data/eval/compliance-heldout \
 		--json $(EVAL_OUT)/compliance-heldout.json
+	$(MAKE) eval-briefs
+
+# Document briefs against CUAD's expert answers (rules only: seconds, no model).
+eval-briefs: install
+	$(BIN)/compliance eval briefs $(CUAD_TRAIN) $(CUAD) --json $(EVAL_OUT)/briefs.json
 
 # The clause scorer, rebuilt from the labelled training contracts: grouped cross-validation for
 # its recall curve, then the final fit. Deterministic: the same data and code give the same bytes

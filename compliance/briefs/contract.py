@@ -22,8 +22,8 @@ _TITLE_WORD = re.compile(
     r"INDENTURE|GUARANT(?:Y|EE)|MEMORANDUM|PROTOCOL|ARRANGEMENT|DEED|UNDERTAKING|"
     r"STATEMENT OF WORK|ORDER|LETTER|NOTE|CHARTER)\b", re.IGNORECASE)
 _NOT_TITLE = re.compile(
-    r"^(?:THIS|THE|BY|IN|SOURCE|CONTRACT\s+NO|PAGE|CONFIDENTIAL|CERTAIN|\[|\*|PORTIONS|WHEREAS|"
-    r"NOW|\d+\.|\(?[a-z]\))", re.IGNORECASE)
+    r"^(?:(?:THIS|THE|BY|IN|SOURCE|CONTRACT\s+NO|PAGE|CONFIDENTIAL|CERTAIN|PORTIONS|WHEREAS|"
+    r"NOW)\b|\[|\*|\d+\.|\(?[a-z]\))", re.IGNORECASE)
 _SPLIT_LINES = re.compile(r"\n|\s{3,}")
 
 _BETWEEN = re.compile(r"\b(?:by\s+and\s+)?(?:between|among|amongst)\s*:?\s+", re.IGNORECASE)
@@ -116,7 +116,13 @@ def preamble_end(text: str) -> int:
 
 _TITLE_NOISE = re.compile(
     r"^(?:exhibit\s+[\w.()-]+|\d+(?:\.\d+)*\s|\(translation\)|\[?logo\]?|execution\s+(?:copy|version))\s*"
-    r"|\s*\((?:the|this)\s+[\"“].*$|\s+dated\b.*$|\s+\(form\)$", re.IGNORECASE)
+    r"|\s*\((?:the|this)\s+[\"“].*$|\s+dated\b.*$|\s+\(form\)$"
+    r"|^(?:january|february|march|april|may|june|july|august|september|october|november|"
+    r"december)\s+\d{1,2},?\s+\d{4}\s+", re.IGNORECASE)
+# The preamble's first sentence often runs on from the title line: "... AGREEMENT THIS ...".
+_SENTENCE_ON = re.compile(r"\s+(?:THIS|This)\s.*$|\s+[A-Z][A-Za-z]*\s+(?:is|are)\s+(?:made|"
+                          r"entered)\b.*$")
+_NUMBER_LINE = re.compile(r"\b(?:No\.?|Number|Ref\.?)\s*:", re.IGNORECASE)
 _UPPER_TITLE = re.compile(
     r"(?<![\w.])(?:(?:[A-Z][A-Z&'/,-]*|-)\s+){0,8}(?:AGREEMENT|CONTRACT|LICENSE|LEASE|"
     r"AMENDMENT|ADDENDUM|TERMS AND CONDITIONS|PLAN|INDENTURE|GUARANTY|MEMORANDUM|PROTOCOL|"
@@ -126,15 +132,18 @@ _UPPER_TITLE = re.compile(
 
 def _title_candidate(piece: str) -> tuple[str, int, int, bool] | None:
     """(title, start, end within piece, upper case) when the piece reads as a title."""
-    line = _TITLE_NOISE.sub("", " ".join(piece.split())).strip(" .:-_*")
+    line = _SENTENCE_ON.sub("", " ".join(piece.split()))
     line = _TITLE_NOISE.sub("", line).strip(" .:-_*")
-    if not line or not _TITLE_WORD.search(line) or _NOT_TITLE.match(line):
+    line = _TITLE_NOISE.sub("", line).strip(" .:-_*,")
+    if (not line or not _TITLE_WORD.search(line) or _NOT_TITLE.match(line)
+            or _NUMBER_LINE.search(line)):
         return None
     letters = [c for c in line if c.isalpha()]
     upper = sum(c.isupper() for c in letters) / max(1, len(letters))
     words = line.split()
     if upper > 0.8 and len(words) <= 14:
-        return line, 0, len(piece), True
+        run = _UPPER_TITLE.search(line)  # the title without what runs on after it
+        return (" ".join(run.group().split()) if run else line), 0, len(piece), True
     run = _UPPER_TITLE.search(piece)
     if run and len(run.group().split()) >= 2:
         return " ".join(run.group().split()), run.start(), run.end(), True

@@ -148,3 +148,18 @@ def eval_briefs(
     result = evaluate_sets(paths)
     typer.echo(format_table(result))
     _write_json(json_path, result)
+
+
+@eval_app.command("summaries")
+def eval_summaries(
+    databases: Annotated[list[Path], typer.Argument(
+        help="Results databases whose stored summaries to check.", exists=True,
+        dir_okay=False)],
+    json_path: Annotated[Path | None, _JSON] = None,
+) -> None:
+    """Shares of stored summaries that fall back, copy their input or state facts it lacks."""
+    from compliance.evaluation.summaries import format_table, summary_shares
+
+    results = {str(path): summary_shares(path) for path in databases}
+    typer.echo(format_table(results))
+    _write_json(json_path, results)

@@ -23,7 +23,9 @@ PendingGroup = tuple[str, int, int, str | None, int, int]
 
 def pending_chunk_groups(cur: duckdb.DuckDBPyConnection, doc_ids: list[int] | None = None,
                          ) -> list[PendingGroup]:
-    """Distinct pending chunk texts, riskiest and newest documents first (or of doc_ids only).
+    """Distinct pending chunk texts, of documents with open findings first, then the riskiest
+    and newest (or of doc_ids only): when the local budget runs out, what a reviewer reads
+    first is summarized.
 
     Offsets, not texts: `with_texts` slices them from each document's text, fetched once. SQL
     substring() counts characters from the start of the text on every call, quadratic in a
@@ -31,20 +33,26 @@ def pending_chunk_groups(cur: duckdb.DuckDBPyConnection, doc_ids: list[int] | No
     """
     rows = cur.execute(
         """
-        WITH pending AS (
+        WITH with_findings AS (
+            SELECT DISTINCT doc_id FROM findings WHERE disposition IN ('open', 'confirmed')
+        ),
+        pending AS (
             SELECT c.chunk_hash, c.chunk_id, c.doc_id, c.char_start, c.char_end,
                    d.text_sha256, d.risk_hint_score, d.mtime,
+                   w.doc_id IS NOT NULL AS has_findings,
                    row_number() OVER (PARTITION BY c.chunk_hash
-                                      ORDER BY d.risk_hint_score DESC, d.mtime DESC NULLS LAST,
-                                               c.chunk_id) AS rank
+                                      ORDER BY w.doc_id IS NOT NULL DESC, d.risk_hint_score DESC,
+                                               d.mtime DESC NULLS LAST, c.chunk_id) AS rank
             FROM chunks c JOIN documents d USING (doc_id)
+            LEFT JOIN with_findings w ON w.doc_id = c.doc_id
             WHERE c.summary_status = 'pending' AND d.is_current
               AND (? IS NULL OR list_contains(?, c.doc_id))
         )
         SELECT p.chunk_hash, p.chunk_id, p.doc_id, p.text_sha256, p.char_start, p.char_end
         FROM pending p
         WHERE p.rank = 1
-        ORDER BY p.risk_hint_score DESC, p.mtime DESC NULLS LAST, p.doc_id, p.chunk_id
+        ORDER BY p.has_findings DESC, p.risk_hint_score DESC, p.mtime DESC NULLS LAST, p.doc_id,
+                 p.chunk_id
         """,
         [doc_ids, doc_ids],
     ).fetchall()

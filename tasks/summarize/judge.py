@@ -7,6 +7,7 @@ import json
 import re
 from collections import Counter
 
+from compliance.briefs.facts import invented_facts
 from compliance.textnorm import words
 from tasks.summarize.results import SummaryDraft
 
@@ -49,7 +50,8 @@ def _shingles(tokens: list[str], size: int) -> set[tuple[str, ...]]:
 
 
 def judge_summary(summary: str, source: str) -> str | None:
-    """Why a model summary is unusable (None when it is fine): too long, a copy, or noise."""
+    """Why a model summary is unusable (None when it is fine): too long, a copy, noise, or a
+    number, date or name its input does not hold (compliance.briefs.facts)."""
     summary_words = words(summary)
     source_words = words(source)
     if len(summary_words) < 5:
@@ -66,6 +68,9 @@ def judge_summary(summary: str, source: str) -> str | None:
     content = [w for w in summary_words if len(w) > 3]
     if content and sum(w in vocabulary for w in content) / len(content) < 0.3:
         return "not grounded in its input"
+    invented = invented_facts(summary, source)
+    if invented:
+        return "states what its input does not: " + ", ".join(invented[:3])
     return None
 
 

@@ -60,6 +60,23 @@ def test_judge_summary_rejects_noise():
     assert judge_summary(unrelated, SOURCE) == "not grounded in its input"
 
 
+def test_judge_summary_rejects_invented_dates_numbers_and_names():
+    # What the master services agreement's summary once said: a date no chunk holds.
+    invented = ("The supplier must deliver the software release and the customer may terminate "
+                "the agreement on 13th December with ninety days notice.")
+    assert judge_summary(invented, SOURCE) == "states what its input does not: 13, December"
+    figure = ("The supplier owes a service credit of 15 percent of the monthly fee for each "
+              "week of late delivery of the software.")
+    assert judge_summary(figure, SOURCE) == "states what its input does not: 15"
+    company = ("The supplier delivers software to Contoso and owes service credits for late "
+               "delivery to the customer.")
+    assert judge_summary(company, SOURCE) == "states what its input does not: Contoso"
+    # The input's own month and words, capitalized, are not inventions.
+    grounded = ("The Supplier must deliver the release by March; the Customer may terminate "
+                "for convenience.")
+    assert judge_summary(grounded, SOURCE) is None
+
+
 def test_parse_model_json():
     draft = parse_model_json('{"summary": "  A  short\\nsummary. ", "key_points": ["a", ""],'
                              ' "risk_signals": []}')
