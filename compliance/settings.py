@@ -147,8 +147,10 @@ class SummarizeSettings(_Settings):
 
     model: str | None = Field(None, description="Local GGUF model: a name from models/"
                               "manifest.json or a path; empty means the default model.")
-    summarize: Literal["all", "off"] = Field("all", description="'all' summarizes pending chunks "
-                                             "with the local model; 'off' skips the model.")
+    summarize: Literal["all", "findings", "off"] = Field(
+        "all", description="'all' summarizes pending chunks with the local model; 'findings' "
+        "only those of documents with open findings (others when a reviewer asks, with "
+        "`compliance summary`); 'off' skips the model.")
     local_budget_seconds: float | None = Field(None, ge=0, description="Most seconds of local "
                                                "model time this run may spend; the rest stays "
                                                "pending for the next run. Empty: no limit.")

@@ -130,7 +130,7 @@ def _run(ctx: context.RunContext, params: PipelineParams,
             stage(audit.estimate_triage_recall, params)
             progress.set(60)
             summarized = SummarizeResult()
-            if params.summarize == "all":
+            if params.summarize != "off":
                 summarized = stage(summarize.summarize_pending, params)
             else:
                 summarized.add_to(ctx.counts)

@@ -16,6 +16,7 @@ from compliance.vocab import readable_current
 from tasks.discover import SourceFile, discover_files, matches_globs
 from tasks.escalate.queue import RESENDABLE
 from tasks.stage import as_task
+from tasks.summarize.chunks import WITH_OPEN_FINDINGS
 
 
 @dataclass
@@ -90,7 +91,8 @@ def compare_with_stored(
 
 
 def outstanding_work(cur: duckdb.DuckDBPyConnection, summarize: bool, rules_version: str,
-                     cloud: bool, max_window_failures: int = 0) -> dict[str, int]:
+                     cloud: bool, max_window_failures: int = 0,
+                     only_with_findings: bool = False) -> dict[str, int]:
     """Work left in the database whatever the files say.
 
     Unchunked documents, chunks not triaged under the current rules, unsummarized chunks,
@@ -107,10 +109,11 @@ def outstanding_work(cur: duckdb.DuckDBPyConnection, summarize: bool, rules_vers
     pending = 0
     if summarize:
         pending = cur.execute(
-            """
+            f"""
             SELECT count(*) FROM chunks c JOIN documents d USING (doc_id)
             WHERE d.is_current AND c.summary_status = 'pending'
-            """
+              AND (NOT ? OR c.doc_id IN ({WITH_OPEN_FINDINGS}))
+            """, [only_with_findings]
         ).fetchone()[0]
         pending += cur.execute(
             f"""
@@ -118,7 +121,8 @@ def outstanding_work(cur: duckdb.DuckDBPyConnection, summarize: bool, rules_vers
             WHERE {readable_current("d")}
               AND EXISTS (SELECT 1 FROM chunks c WHERE c.doc_id = d.doc_id)
               AND NOT EXISTS (SELECT 1 FROM document_summaries s WHERE s.doc_id = d.doc_id)
-            """
+              AND (NOT ? OR d.doc_id IN ({WITH_OPEN_FINDINGS}))
+            """, [only_with_findings]
         ).fetchone()[0]
     untriaged = cur.execute(
         """
@@ -189,8 +193,9 @@ def unchanged_files(params: PipelineParams,
         plan = plan_source(conn, params)
         if plan.has_file_work:
             return None
-        outstanding = outstanding_work(conn, params.summarize == "all", policy_version(conn),
-                                       cloud, params.max_window_failures)
+        outstanding = outstanding_work(conn, params.summarize != "off", policy_version(conn),
+                                       cloud, params.max_window_failures,
+                                       only_with_findings=params.summarize == "findings")
     finally:
         conn.close()
     return None if any(outstanding.values()) else len(plan.unchanged)

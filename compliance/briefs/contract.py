@@ -1,8 +1,8 @@
 """What has a shape in a contract: its title, parties, dates, term and governing law, by rule.
 
 Each finder reads the stored text and returns BriefFields whose spans point into it. The
-patterns were written against `cuad_train.jsonl` only; `compliance eval briefs` scores them on
-the training set and on `cuad_dev.jsonl`, which they were never written against.
+patterns were written against `cuad_train.jsonl`; `compliance eval briefs` scores them there
+and on `cuad_dev.jsonl`, kept for validation (the README says what was seen there).
 """
 
 from __future__ import annotations
@@ -102,6 +102,7 @@ _NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
 
 
 def _span_field(name: str, value: str, start: int, end: int) -> BriefField:
+    """A field found by rule."""
     return BriefField(name, value, "rule", start, end)
 
 
@@ -116,7 +117,7 @@ def preamble_end(text: str) -> int:
 
 _TITLE_NOISE = re.compile(
     r"^(?:exhibit\s+[\w.()-]+|\d+(?:\.\d+)*\s|\(translation\)|\[?logo\]?|execution\s+(?:copy|version))\s*"
-    r"|\s*\((?:the|this)\s+[\"“].*$|\s+dated\b.*$|\s+\(form\)$"
+    r"|\s*\((?:the|this)\s+[\"“].*$|\s+dated\b.*$"
     r"|^(?:january|february|march|april|may|june|july|august|september|october|november|"
     r"december)\s+\d{1,2},?\s+\d{4}\s+", re.IGNORECASE)
 # The preamble's first sentence often runs on from the title line: "... AGREEMENT THIS ...".
@@ -330,6 +331,7 @@ def _governing_law_with(text: str, anchors: list[re.Match[str]],
 
 
 def _period(match: re.Match[str]) -> str:
+    """'ninety (90) days' -> '90 days'; 'one (1) year' -> '1 year'."""
     number = match.group("n").lower().replace("  ", " ")
     amount = int(number) if number.isdigit() else _NUMBER_WORDS.get(number.replace("-", ""),
                                                                     _NUMBER_WORDS.get(number, 0))

@@ -17,6 +17,16 @@ from tasks.summarize.judge import extractive_summary
 from tasks.summarize.prompts import CHUNK_PROMPT_VERSION, CHUNK_SYSTEM_PROMPT, MIN_CHARS_FOR_MODEL
 from tasks.summarize.results import LocalBudget, SummarizeResult, SummaryDraft
 
+# Current documents with a finding a reviewer has not closed.
+WITH_OPEN_FINDINGS = ("SELECT DISTINCT doc_id FROM findings "
+                      "WHERE disposition IN ('open', 'confirmed')")
+
+
+def documents_with_open_findings(cur: duckdb.DuckDBPyConnection) -> list[int]:
+    """doc_id of every document with an open or confirmed finding."""
+    return [row[0] for row in cur.execute(WITH_OPEN_FINDINGS + " ORDER BY 1").fetchall()]
+
+
 # (chunk_hash, first chunk_id, doc_id, text_sha256, char_start, char_end) of a pending text.
 PendingGroup = tuple[str, int, int, str | None, int, int]
 
@@ -33,8 +43,8 @@ def pending_chunk_groups(cur: duckdb.DuckDBPyConnection, doc_ids: list[int] | No
     """
     rows = cur.execute(
         """
-        WITH with_findings AS (
-            SELECT DISTINCT doc_id FROM findings WHERE disposition IN ('open', 'confirmed')
+        WITH with_findings AS ("""
+        + WITH_OPEN_FINDINGS + """
         ),
         pending AS (
             SELECT c.chunk_hash, c.chunk_id, c.doc_id, c.char_start, c.char_end,

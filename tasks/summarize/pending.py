@@ -5,7 +5,7 @@ from __future__ import annotations
 from compliance.context import RunContext
 from compliance.settings import SummarizeSettings
 from tasks.stage import as_task
-from tasks.summarize.chunks import summarize_chunks
+from tasks.summarize.chunks import documents_with_open_findings, summarize_chunks
 from tasks.summarize.documents import summarize_documents
 from tasks.summarize.results import LocalBudget, SummarizeResult
 
@@ -18,10 +18,14 @@ def summarize_pending(ctx: RunContext, settings: SummarizeSettings) -> Summarize
     from tasks.summarize.executors import model_calls
 
     budget = LocalBudget(settings.local_budget_seconds)
+    doc_ids = None
+    if settings.summarize == "findings":  # the rest waits until a reviewer asks
+        with ctx.db.cursor() as cur:
+            doc_ids = documents_with_open_findings(cur)
     with model_calls(settings, ctx.model) as calls:
         result = summarize_chunks(ctx.db, ctx.run_id, ctx.model, calls, budget,
-                                  progress=ctx.log.info)
-        summarize_documents(ctx.db, ctx.run_id, ctx.model, calls, budget, result)
+                                  progress=ctx.log.info, doc_ids=doc_ids)
+        summarize_documents(ctx.db, ctx.run_id, ctx.model, calls, budget, result, doc_ids)
     if result.workers:
         ctx.log.info("model calls ran on %s",
                      ", ".join(f"{w} ({n} calls)" for w, n in sorted(result.workers.items())))
