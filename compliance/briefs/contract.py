@@ -123,6 +123,8 @@ _TITLE_NOISE = re.compile(
 # The preamble's first sentence often runs on from the title line: "... AGREEMENT THIS ...".
 _SENTENCE_ON = re.compile(r"\s+(?:THIS|This)\s.*$|\s+[A-Z][A-Za-z]*\s+(?:is|are)\s+(?:made|"
                           r"entered)\b.*$")
+# A numbered section running on from the title: "Hosting Agreement 1.0 Introduction".
+_SECTION_ON = re.compile(r"\s+\d+(?:\.\d+)*\s+[A-Z][a-z].*$")
 _NUMBER_LINE = re.compile(r"\b(?:No\.?|Number|Ref\.?)\s*:", re.IGNORECASE)
 _UPPER_TITLE = re.compile(
     r"(?<![\w.])(?:(?:[A-Z][A-Z&'/,-]*|-)\s+){0,8}(?:AGREEMENT|CONTRACT|LICENSE|LEASE|"
@@ -131,23 +133,35 @@ _UPPER_TITLE = re.compile(
     r"[A-Z0-9&'/-]*){1,6})?(?![\w])")
 
 
+def _without_repeats(title: str) -> str:
+    """'SERVICES AGREEMENT SERVICES AGREEMENT' and 'X AGREEMENT AGREEMENT' said once."""
+    words = title.split()
+    half = len(words) // 2
+    if len(words) % 2 == 0 and words[:half] == words[half:]:
+        words = words[:half]
+    kept = [w for i, w in enumerate(words) if i == 0 or w != words[i - 1]]
+    return " ".join(kept)
+
+
 def _title_candidate(piece: str) -> tuple[str, int, int, bool] | None:
     """(title, start, end within piece, upper case) when the piece reads as a title."""
     line = _SENTENCE_ON.sub("", " ".join(piece.split()))
     line = _TITLE_NOISE.sub("", line).strip(" .:-_*")
     line = _TITLE_NOISE.sub("", line).strip(" .:-_*,")
+    line = _SECTION_ON.sub("", line)
     if (not line or not _TITLE_WORD.search(line) or _NOT_TITLE.match(line)
             or _NUMBER_LINE.search(line)):
         return None
     letters = [c for c in line if c.isalpha()]
     upper = sum(c.isupper() for c in letters) / max(1, len(letters))
     words = line.split()
+    run = _UPPER_TITLE.search(line)  # the title without what runs on before or after it
     if upper > 0.8 and len(words) <= 14:
-        run = _UPPER_TITLE.search(line)  # the title without what runs on after it
-        return (" ".join(run.group().split()) if run else line), 0, len(piece), True
-    run = _UPPER_TITLE.search(piece)
+        return _without_repeats(" ".join(run.group().split()) if run else line), 0, \
+            len(piece), True
     if run and len(run.group().split()) >= 2:
-        return " ".join(run.group().split()), run.start(), run.end(), True
+        start = max(0, piece.find(run.group().split()[0]))
+        return _without_repeats(" ".join(run.group().split())), start, len(piece), True
     if (len(words) <= 10 and ". " not in line and not line.endswith(",")
             and (line[0].isupper() or line[:2] == "e-")
             and _TITLE_WORD.search(" ".join(words[-3:]))):
