@@ -56,7 +56,8 @@ UNRESOLVED = ("open", "confirmed")
 
 # The views analysts query (docs/schema.md documents them; `compliance export` writes them).
 ANALYST_VIEWS = ("findings", "document_status", "escalations", "cost_by_run",
-                 "cost_by_day_and_model", "savings_by_run", "cache_efficiency", "rule_precision")
+                 "cost_by_day_and_model", "savings_by_run", "cache_efficiency", "rule_precision",
+                 "document_briefs")
 
 
 def sql_list(values: tuple[str, ...] | list[str]) -> str:

@@ -351,6 +351,9 @@ def summary(
         raise _fail(str(exc), code=1) from None
     if found is None:
         if not compute:
+            typer.echo(f"{document.rel_path} (doc {document.doc_id}, version {document.version})")
+            typer.echo("")
+            _echo_brief(db, document.doc_id, unmask)
             raise _fail(f"{document.rel_path} has no stored summary yet (run without "
                         "--no-compute to compute it)", code=1)
         typer.echo(f"{document.rel_path}: no stored summary, computing it with the local model",

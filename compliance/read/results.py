@@ -32,6 +32,7 @@ PERSONAL_COLUMNS: dict[str, dict[str, bool]] = {
     "runs": {"error": True, "escalation_note": True},
     "llm_calls": {"error": True},
     "finding_reviews": {"note": True},
+    "document_briefs": {"rel_path": True, "value": True},
 }
 FORMATS = ("parquet", "csv")
 

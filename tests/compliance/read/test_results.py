@@ -380,6 +380,9 @@ def test_a_missing_summary_is_computed_once_for_many_askers(prefect_harness, tmp
     db = tmp_path / "results.duckdb"
     run_pipeline(source, db, summarize="off", escalation="off")
     assert scalar(db, "SELECT count(*) FROM document_summaries") == 0
+    # Asked only to read: the brief is shown, and the missing summary is said to be missing.
+    code, out = cli("summary", "memo.txt", "--db", db, "--no-compute")
+    assert code == 1 and "Brief" in out and "no stored summary yet" in out
 
     askers = [subprocess.Popen([COMPLIANCE, "summary", "memo.txt", "--db", str(db)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
