@@ -11,12 +11,17 @@ from tasks.inventory import unchanged_files
 from tasks.summarize.chunks import pending_chunk_groups
 
 
-def test_documents_with_open_findings_come_first(prefect_harness, tmp_path):
+def _documents(tmp_path):
+    """(source, db): three one-chunk documents, some of them with rule findings."""
     source = tmp_path / "docs"
     for rel_path, text in SUMMARY_TEXTS.items():
         (source / rel_path).parent.mkdir(parents=True, exist_ok=True)
         (source / rel_path).write_text(text, encoding="utf-8")
-    db = tmp_path / "results.duckdb"
+    return source, tmp_path / "results.duckdb"
+
+
+def test_documents_with_open_findings_come_first(prefect_harness, tmp_path):
+    source, db = _documents(tmp_path)
     run_pipeline(source, db, summarize="off", escalation="off")
     with_findings = {row[0] for row in query(
         db, "SELECT DISTINCT doc_id FROM findings WHERE disposition IN ('open', 'confirmed')")}
@@ -33,11 +38,7 @@ def test_documents_with_open_findings_come_first(prefect_harness, tmp_path):
 
 
 def test_summarize_findings_leaves_the_other_documents_to_a_reviewer(prefect_harness, tmp_path):
-    source = tmp_path / "docs"
-    for rel_path, text in SUMMARY_TEXTS.items():
-        (source / rel_path).parent.mkdir(parents=True, exist_ok=True)
-        (source / rel_path).write_text(text, encoding="utf-8")
-    db = tmp_path / "results.duckdb"
+    source, db = _documents(tmp_path)
     run_pipeline(source, db, summarize="findings", escalation="off")
     with_findings = {row[0] for row in query(
         db, "SELECT DISTINCT doc_id FROM findings WHERE disposition IN ('open', 'confirmed')")}
