@@ -9,6 +9,8 @@ governing-law clause sit well inside that, and a 200 MB log file costs no more t
 
 from __future__ import annotations
 
+import duckdb
+
 from compliance import context
 from compliance.briefs.brief import brief_version, document_brief
 from compliance.briefs.fields import BriefField
@@ -23,17 +25,26 @@ BRIEF_MAX_CHARS = 2_000_000
 BATCH_TEXTS = 200
 
 
+# sha256 of every current readable text with no brief from the code version bound to `?`.
+_UNBRIEFED_TEXTS = f"""
+    SELECT DISTINCT d.text_sha256 FROM documents d
+    WHERE {readable_current("d")} AND d.text_sha256 IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM briefs b WHERE b.text_sha256 = d.text_sha256
+                                               AND b.brief_version = ?)
+"""
+
+
 def _unbriefed_texts(db: Database, version: str) -> list[str]:
     """sha256 of every current readable text with no brief from this code version."""
     with db.cursor() as cur:
-        return [row[0] for row in cur.execute(
-            f"""
-            SELECT DISTINCT d.text_sha256 FROM documents d
-            WHERE {readable_current("d")} AND d.text_sha256 IS NOT NULL
-              AND NOT EXISTS (SELECT 1 FROM briefs b WHERE b.text_sha256 = d.text_sha256
-                                                       AND b.brief_version = ?)
-            ORDER BY 1
-            """, [version]).fetchall()]
+        return [row[0] for row in cur.execute(_UNBRIEFED_TEXTS + " ORDER BY 1",
+                                              [version]).fetchall()]
+
+
+def count_unbriefed(cur: duckdb.DuckDBPyConnection) -> int:
+    """How many current texts this brief code has not briefed (outstanding work for a run)."""
+    return int(cur.execute(f"SELECT count(*) FROM ({_UNBRIEFED_TEXTS})",
+                           [brief_version()]).fetchone()[0])
 
 
 def _rows(sha: str, version: str, fields: list[BriefField]) -> list[list[object]]:

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import duckdb
 
-from compliance.briefs.brief import brief_version
 from compliance.context import RunContext
 from compliance.settings import PipelineParams, SourceSettings
 from compliance.store import db as database
 from compliance.vocab import readable_current
+from tasks.brief import count_unbriefed
 from tasks.discover import SourceFile, discover_files, matches_globs
 from tasks.escalate.queue import RESENDABLE
 from tasks.stage import as_task
@@ -143,13 +143,7 @@ def outstanding_work(cur: duckdb.DuckDBPyConnection, summarize: bool, rules_vers
             """,
             [rules_version, max_window_failures, max_window_failures],
         ).fetchone()[0]
-    unbriefed = cur.execute(
-        f"""
-        SELECT count(*) FROM documents d
-        WHERE {readable_current("d")} AND d.text_sha256 IS NOT NULL
-          AND NOT EXISTS (SELECT 1 FROM briefs b WHERE b.text_sha256 = d.text_sha256
-                                                   AND b.brief_version = ?)
-        """, [brief_version()]).fetchone()[0]
+    unbriefed = count_unbriefed(cur)
     return {"unchunked": int(unchunked), "pending_summaries": int(pending),
             "unlinked": int(unchecked), "untriaged": int(untriaged),
             "open_escalations": int(open_cloud), "unbriefed": int(unbriefed)}

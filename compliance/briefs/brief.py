@@ -8,7 +8,7 @@ from pathlib import Path
 
 from compliance.briefs.contract import contract_fields, find_title
 from compliance.briefs.fields import BriefField
-from compliance.briefs.general import is_contract, is_email, other_fields
+from compliance.briefs.general import email_fields, is_contract, is_email, other_fields
 
 _SOURCES = ("brief.py", "contract.py", "dates.py", "fields.py", "general.py")
 
@@ -24,11 +24,14 @@ def brief_version() -> str:
 
 def document_brief(text: str) -> list[BriefField]:
     """The brief's fields: `kind` first (contract, email, policy, ...), then what has a shape."""
-    if not is_email(text) and is_contract(text, find_title(text)):
-        fields = contract_fields(text)
-        kind = "contract"
+    if is_email(text):
+        kind, fields = "email", email_fields(text)
     else:
-        kind, fields = other_fields(text)
+        title = find_title(text)
+        if is_contract(text, title):
+            kind, fields = "contract", contract_fields(text, title)
+        else:
+            kind, fields = other_fields(text)
     title = next((f for f in fields if f.field == "title"), None)
     span = (title.char_start, title.char_end) if title else (0, 0)
     return [BriefField("kind", kind, "rule", *span), *fields]

@@ -94,7 +94,7 @@ _RENEWAL = re.compile(
     rf"(?:automatically|successive|additional|renew(?:ed|al)?)[^.;]{{0,80}}?"
     rf"{_TERM_NUMBER}(?:-|\s)?{_UNIT.replace('s?', 's?')}", re.IGNORECASE)
 _RENEWAL_CONTEXT = re.compile(r"renew|extend|extension", re.IGNORECASE)
-_NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
                  "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15,
                  "twenty": 20, "thirty": 30, "forty-five": 45, "fortyfive": 45, "sixty": 60,
                  "ninety": 90, "one hundred twenty": 120, "one hundred and twenty": 120,
@@ -347,8 +347,8 @@ def _governing_law_with(text: str, anchors: list[re.Match[str]],
 def _period(match: re.Match[str]) -> str:
     """'ninety (90) days' -> '90 days'; 'one (1) year' -> '1 year'."""
     number = match.group("n").lower().replace("  ", " ")
-    amount = int(number) if number.isdigit() else _NUMBER_WORDS.get(number.replace("-", ""),
-                                                                    _NUMBER_WORDS.get(number, 0))
+    amount = int(number) if number.isdigit() else NUMBER_WORDS.get(number.replace("-", ""),
+                                                                    NUMBER_WORDS.get(number, 0))
     unit = match.group("unit").lower().rstrip("s")
     return f"{amount} {unit}{'s' if amount != 1 else ''}"
 
@@ -369,10 +369,9 @@ def find_term(text: str) -> list[BriefField]:
     return fields
 
 
-def contract_fields(text: str) -> list[BriefField]:
-    """Every field the contract rules find in a text, in a stable order."""
+def contract_fields(text: str, title: BriefField | None) -> list[BriefField]:
+    """Every field the contract rules find in a text (its title found already), in order."""
     fields: list[BriefField] = []
-    title = find_title(text)
     if title:
         fields.append(title)
     fields.extend(find_parties(text))

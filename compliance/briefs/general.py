@@ -102,9 +102,7 @@ def document_date(text: str) -> BriefField | None:
 
 
 def other_fields(text: str) -> tuple[str, list[BriefField]]:
-    """The kind and fields of a text that is not a contract."""
-    if is_email(text):
-        return "email", email_fields(text)
+    """The kind and fields of a text that is neither a contract nor an e-mail."""
     title = first_line_title(text)
     fields = [title] if title else []
     date = document_date(text)

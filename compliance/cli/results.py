@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from compliance.read.results import Table
+    from tasks.summarize.on_demand import DocumentRef
 
 results_app = typer.Typer()
 
@@ -351,9 +352,7 @@ def summary(
         raise _fail(str(exc), code=1) from None
     if found is None:
         if not compute:
-            typer.echo(f"{document.rel_path} (doc {document.doc_id}, version {document.version})")
-            typer.echo("")
-            _echo_brief(db, document.doc_id, unmask)
+            _echo_brief(db, document, unmask)
             raise _fail(f"{document.rel_path} has no stored summary yet (run without "
                         "--no-compute to compute it)", code=1)
         typer.echo(f"{document.rel_path}: no stored summary, computing it with the local model",
@@ -365,9 +364,7 @@ def summary(
             raise _fail(str(exc), code=1) from None
         except database.DatabaseBusyError as exc:
             raise _fail(str(exc)) from None
-    typer.echo(f"{document.rel_path} (doc {document.doc_id}, version {document.version})")
-    typer.echo("")
-    _echo_brief(db, document.doc_id, unmask)
+    _echo_brief(db, document, unmask)
     typer.echo("")
     typer.echo("Abstract")
     typer.echo(found.summary)
@@ -380,12 +377,14 @@ def summary(
     typer.echo(f"\n({found.method}; {origin})", err=True)
 
 
-def _echo_brief(db: Path, doc_id: int, unmask: bool) -> None:
-    """Print the document's brief (fields, then risks), read-only."""
+def _echo_brief(db: Path, document: DocumentRef, unmask: bool) -> None:
+    """Print which document this is, then its brief (fields, then risks), read-only."""
     from compliance.read.briefs import format_brief, read_brief
 
+    typer.echo(f"{document.rel_path} (doc {document.doc_id}, version {document.version})")
+    typer.echo("")
     with _reading(db) as conn:
-        for line in format_brief(read_brief(conn, doc_id, unmask=unmask)):
+        for line in format_brief(read_brief(conn, document.doc_id, unmask=unmask)):
             typer.echo(line)
 
 

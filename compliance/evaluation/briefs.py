@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from compliance.briefs.brief import document_brief
+from compliance.briefs.contract import NUMBER_WORDS
 from compliance.briefs.dates import parse_answer
 from compliance.briefs.fields import BriefField
 
@@ -46,7 +47,6 @@ _SUFFIXES = {"inc", "incorporated", "corp", "corporation", "co", "company", "llc
 _JURISDICTION_PREFIX = re.compile(
     r"^(?:the\s+)?(?:state|commonwealth|province|republic|federal\s+republic|kingdom)\s+of\s+",
     re.IGNORECASE)
-_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "ten": 10}
 
 
 def normalize_title(value: str) -> str:
@@ -67,7 +67,7 @@ def normalize_period(value: str) -> tuple[int, str] | None:
     if not match:
         return None
     number = match.group(1).lower()
-    amount = int(number) if number.isdigit() else _WORDS[number]
+    amount = int(number) if number.isdigit() else NUMBER_WORDS[number]
     unit = match.group(2).lower()
     if unit == "month" and amount % 12 == 0 and amount:
         return amount // 12, "year"

@@ -7,9 +7,9 @@ to extractive text, that copy their input, and that state a fact their input doe
   reduced from).
 - fallback: method extractive_fallback (the model failed, was over budget or was rejected);
   extractive_short (input too short for a model call) is counted apart.
-- copy: over 60% of the summary's 6-word sequences appear in its input (the judge's test;
-  extractive summaries are copies by construction, so the share is also given for model
-  summaries alone).
+- copy: over 60% of the summary's 6-word sequences appear in its input (the judge's own test,
+  tasks.summarize.judge.copies_input; extractive summaries are copies by construction, so the
+  share is also given for model summaries alone).
 - invented: at least one number, month or name of the summary is not in its input
   (compliance.briefs.facts).
 """
@@ -26,19 +26,7 @@ from compliance.briefs.facts import invented_facts
 from compliance.store import db as database
 from compliance.store.texts import texts_for
 from compliance.textnorm import words
-
-COPY_SHARE = 0.6
-SHINGLE = 6
-
-
-def _shingles(tokens: list[str]) -> set[tuple[str, ...]]:
-    return {tuple(tokens[i:i + SHINGLE]) for i in range(max(0, len(tokens) - SHINGLE + 1))}
-
-
-def copies_input(summary: str, source: str) -> bool:
-    """Whether most of the summary's 6-word sequences are taken from its input."""
-    shingles = _shingles(words(summary))
-    return bool(shingles) and len(shingles & _shingles(words(source))) / len(shingles) > COPY_SHARE
+from tasks.summarize.judge import copies_input
 
 
 def _pairs(conn: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str, str, int, int]]:
@@ -75,7 +63,7 @@ def summary_shares(db_path: Path) -> dict[str, Any]:
                 count[method] += 1
                 model = method == "llm"
                 count["model"] += int(model)
-                if copies_input(summary, source):
+                if copies_input(words(summary), words(source)):
                     count["copies"] += 1
                     count["model_copies"] += int(model)
                 invented = invented_facts(summary, source)

@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 
 import duckdb
 
+from compliance.read.results import mask_quote, personal_data_rules
 from compliance.rules import masking
+from compliance.vocab import UNRESOLVED
 
 # Fields that may name a person, masked unless the reader asks for personal data.
 PERSONAL_FIELDS = frozenset({"party", "person"})
@@ -68,13 +70,13 @@ def read_brief(conn: duckdb.DuckDBPyConnection, doc_id: int, unmask: bool = Fals
         if name in PERSONAL_FIELDS and not unmask:
             value = masking.mask(value, names=True)
         brief.fields.append(ShownField(name, LABELS.get(name, name), value, method, start, end))
-    for severity, category, page, quote, detected_by in conn.execute(
-            "SELECT severity, category, page, quote, detected_by FROM findings "
-            "WHERE doc_id = ? AND disposition IN ('open', 'confirmed') "
-            "ORDER BY severity_rank DESC, page NULLS LAST, finding_id", [doc_id]).fetchall():
-        shown = quote or ""
-        if not unmask:
-            shown = masking.mask(shown, names=True)
+    personal = personal_data_rules()
+    for severity, category, page, quote, detected_by, detector in conn.execute(
+            "SELECT severity, category, page, quote, detected_by, detector FROM findings "
+            "WHERE doc_id = ? AND disposition IN (?, ?) "
+            "ORDER BY severity_rank DESC, page NULLS LAST, finding_id",
+            [doc_id, *UNRESOLVED]).fetchall():
+        shown = mask_quote(quote, detected_by, detector, personal, unmask)
         brief.risks.append(BriefRisk(severity, category, page, shown, detected_by))
     return brief
 

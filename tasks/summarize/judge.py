@@ -45,8 +45,20 @@ def extractive_summary(text: str, max_fraction: float = 0.35, max_chars: int = 3
     return " ".join(sentences[i] for i in sorted(chosen))
 
 
+# A summary copies its input when over COPY_SHARE of its SHINGLE-word sequences are the input's.
+COPY_SHARE = 0.6
+SHINGLE = 6
+
+
 def _shingles(tokens: list[str], size: int) -> set[tuple[str, ...]]:
     return {tuple(tokens[i:i + size]) for i in range(max(0, len(tokens) - size + 1))}
+
+
+def copies_input(summary_words: list[str], source_words: list[str]) -> bool:
+    """Whether most of the summary's 6-word sequences are taken from its input."""
+    shingles = _shingles(summary_words, SHINGLE)
+    return bool(shingles) and (len(shingles & _shingles(source_words, SHINGLE)) / len(shingles)
+                               > COPY_SHARE)
 
 
 def judge_summary(summary: str, source: str) -> str | None:
@@ -61,8 +73,7 @@ def judge_summary(summary: str, source: str) -> str | None:
     letters = sum(ch.isalpha() or ch.isspace() for ch in summary)
     if letters < 0.8 * len(summary):
         return "mostly symbols"
-    shingles = _shingles(summary_words, 6)
-    if shingles and len(shingles & _shingles(source_words, 6)) / len(shingles) > 0.6:
+    if copies_input(summary_words, source_words):
         return "copies its input"
     vocabulary = set(source_words)
     content = [w for w in summary_words if len(w) > 3]

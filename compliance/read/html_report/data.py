@@ -15,6 +15,7 @@ from typing import Any
 
 import duckdb
 
+from compliance.read.briefs import PERSONAL_FIELDS
 from compliance.read.results import (
     failed_documents,
     mask_quote,
@@ -376,11 +377,11 @@ def _briefs(conn: duckdb.DuckDBPyConnection, unmask: bool) -> list[BriefRow]:
     for doc in docs:
         found = fields.get(doc["doc_id"], [])
         first = {name: value for name, value in reversed(found)}
-        people = [value for name, value in found if name in ("party", "person")]
+        people = [value for name, value in found if name in PERSONAL_FIELDS]
         rows.append(BriefRow(
             rel_path=_private(doc["rel_path"], unmask), kind=first.get("kind", ""),
             title=_private(first.get("title", ""), unmask),
-            parties=[mask(p, names=True) if not unmask else p for p in people],
+            parties=[_private(person, unmask) for person in people],
             dates=[f"{label} {first[name]}" for name, label in _DATE_FIELDS.items()
                    if name in first],
             governing_law=first.get("governing_law", ""),
