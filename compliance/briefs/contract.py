@@ -116,26 +116,32 @@ def preamble_end(text: str) -> int:
 
 
 _TITLE_NOISE = re.compile(
-    r"^(?:exhibit\s+[\w.()-]+|\d+(?:\.\d+)*\s|\(translation\)|\[?logo\]?|execution\s+(?:copy|version))\s*"
+    r"^(?:exhibit\s+[\w.()-]+|\d+(?:\.\d+)*\s|\(translation\)|\[?logo\]?|execution\s+(?:copy|version)"
+    r"|page\s+\d+\s+of\s+\d+)\s*"
     r"|\s*\((?:the|this)\s+[\"“].*$|\s+dated\b.*$"
     r"|^(?:january|february|march|april|may|june|july|august|september|october|november|"
     r"december)\s+\d{1,2},?\s+\d{4}\s+", re.IGNORECASE)
 # The preamble's first sentence often runs on from the title line: "... AGREEMENT THIS ...".
 _SENTENCE_ON = re.compile(r"\s+(?:THIS|This)\s.*$|\s+[A-Z][A-Za-z]*\s+(?:is|are)\s+(?:made|"
-                          r"entered)\b.*$")
+                          r"entered)\b.*$|\s+(?:by\s+and\s+)?(?:Between|BETWEEN)\s.*$")
 # A numbered section running on from the title: "Hosting Agreement 1.0 Introduction".
 _SECTION_ON = re.compile(r"\s+\d+(?:\.\d+)*\s+[A-Z][a-z].*$")
 _NUMBER_LINE = re.compile(r"\b(?:No\.?|Number|Ref\.?)\s*:", re.IGNORECASE)
 _UPPER_TITLE = re.compile(
-    r"(?<![\w.])(?:(?:[A-Z][A-Z&'/,-]*|-)\s+){0,8}(?:AGREEMENT|CONTRACT|LICENSE|LEASE|"
+    r"(?<![\w.])(?:(?:[A-Z][A-Z&'/,®-]*|-)\s+){0,8}(?:AGREEMENT|CONTRACT|LICENSE|LEASE|"
     r"AMENDMENT|ADDENDUM|TERMS AND CONDITIONS|PLAN|INDENTURE|GUARANTY|MEMORANDUM|PROTOCOL|"
-    r"STATEMENT|UNDERTAKING|ARRANGEMENT)(?:\s+(?:NO\.\s*\d+|OF|TO|FOR|AND)\b(?:\s+[A-Z0-9]"
-    r"[A-Z0-9&'/-]*){1,6})?(?![\w])")
+    r"STATEMENT|UNDERTAKING|ARRANGEMENT)(?:\s+(?:NO\.\s*|#\s*)\d+)?(?:\s+(?:OF|TO|FOR|AND)\b"
+    r"(?:\s+[A-Z0-9][A-Z0-9&'/-]*){1,6})?(?![\w])")
+
+
+# "PREMIER NUTRITION CORPORATION MANUFACTURING AGREEMENT": the owner's name is not the title.
+_OWNER = re.compile(r"^.*\b(?:INC|INCORPORATED|CORPORATION|CORP|LLC|LTD|LIMITED|HERETO)\b\.?,?\s+"
+                    r"(?=\S+\s+\S)", re.IGNORECASE)
 
 
 def _without_repeats(title: str) -> str:
-    """'SERVICES AGREEMENT SERVICES AGREEMENT' and 'X AGREEMENT AGREEMENT' said once."""
-    words = title.split()
+    """The title without an owner's name before it, 'X AGREEMENT AGREEMENT' said once."""
+    words = _OWNER.sub("", title).split()
     half = len(words) // 2
     if len(words) % 2 == 0 and words[:half] == words[half:]:
         words = words[:half]
@@ -143,29 +149,60 @@ def _without_repeats(title: str) -> str:
     return " ".join(kept)
 
 
+# EDGAR's confidential-treatment legend often shares the title's line and comes before it.
+_LEGEND = re.compile(r"omitted|redacted|confidential\s+treatment|filed\s+separately|"
+                     r"excluded\s+from|competitive\s+harm|securities\s+and\s+exchange",
+                     re.IGNORECASE)
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"”\]]?\s+(?=[A-Z])")
+
+
+def _without_legend(line: str) -> str:
+    """The line after the legend sentences it opens with (the title often follows them)."""
+    line = _TITLE_NOISE.sub("", line)
+    while _LEGEND.search(line[:400]):
+        end = _SENTENCE_END.search(line)
+        if end is None or not _LEGEND.search(line[:end.start()]):
+            return line
+        line = _TITLE_NOISE.sub("", line[end.end():])
+    return line
+
+
+_QUALIFIER = re.compile(r"\s*\((?![\"“']|the\b|this\b|here|each|collectively)[^()]{1,40}\)",
+                        re.IGNORECASE)
+
+
+def _qualifier(rest: str) -> str:
+    """A title's parenthesized qualifier right after it: "(2014 Amendment)", "(FORM)"."""
+    match = _QUALIFIER.match(rest)
+    return match.group() if match else ""
+
+
 def _title_candidate(piece: str) -> tuple[str, int, int, bool] | None:
     """(title, start, end within piece, upper case) when the piece reads as a title."""
-    line = _SENTENCE_ON.sub("", " ".join(piece.split()))
+    line = _SENTENCE_ON.sub("", _without_legend(" ".join(piece.split())))
     line = _TITLE_NOISE.sub("", line).strip(" .:-_*")
     line = _TITLE_NOISE.sub("", line).strip(" .:-_*,")
     line = _SECTION_ON.sub("", line)
-    if (not line or not _TITLE_WORD.search(line) or _NOT_TITLE.match(line)
-            or _NUMBER_LINE.search(line)):
+    number = _NUMBER_LINE.search(line)  # "SUPPLY CONTRACT Contract No: ..." ends the title
+    line = line[:number.start()].strip() if number else line
+    if number and len(line.split()) < 2:
+        return None
+    if not line or not _TITLE_WORD.search(line) or _NOT_TITLE.match(line):
         return None
     letters = [c for c in line if c.isalpha()]
     upper = sum(c.isupper() for c in letters) / max(1, len(letters))
     words = line.split()
     run = _UPPER_TITLE.search(line)  # the title without what runs on before or after it
+    title = run and run.group() + _qualifier(line[run.end():])
     if upper > 0.8 and len(words) <= 14:
-        return _without_repeats(" ".join(run.group().split()) if run else line), 0, \
-            len(piece), True
-    if run and len(run.group().split()) >= 2:
+        return _without_repeats(" ".join((title or line).split())), 0, len(piece), True
+    if run and title and len(run.group().split()) >= 2:
         start = max(0, piece.find(run.group().split()[0]))
-        return _without_repeats(" ".join(run.group().split())), start, len(piece), True
+        return _without_repeats(" ".join(title.split())), start, len(piece), True
     if (len(words) <= 10 and ". " not in line and not line.endswith(",")
             and (line[0].isupper() or line[:2] == "e-")
             and _TITLE_WORD.search(" ".join(words[-3:]))):
-        return line, 0, len(piece), False
+        return _without_repeats(line), 0, len(piece), False
     return None
 
 
@@ -180,9 +217,9 @@ def find_title(text: str) -> BriefField | None:
             value, start, end, upper = found
             offset = text.find(piece, match.start())
             field = _span_field("title", value, offset + start, offset + end)
-            if upper:
+            if upper and len(value.split()) > 1:
                 return field
-            fallback = fallback or field
+            fallback = fallback or field  # a title-case line, or a bare "AGREEMENT"
     if fallback:
         return fallback
     preamble = re.search(r"\bThis\s+([\"“]?[A-Z][\w\-\s\"“”]{2,80}?\bAgreement)\b",
@@ -201,8 +238,31 @@ def _party_name(part: str) -> str:
     return re.sub(r"^(?:and|&)\s+", "", name, flags=re.IGNORECASE)
 
 
+# Contracts translated from Chinese name their parties on labelled lines: "Party A: Name".
+_LABELLED_PARTY = re.compile(
+    r"\b(?P<label>Party\s+[A-D])\s*(?:\([^)\n]{1,30}\))?\s*[:：]\s*"
+    r"(?P<name>[A-Z][^\n;]{1,118}?)(?=\s{2,}|\n|;|\s+(?:Address|Add|Legal|Registered|"
+    r"Domicile|Tel|Party\s+[A-D]\b|\(seal\))|$)")
+
+
+def _labelled_parties(text: str) -> list[BriefField]:
+    """'Party A: Name ... Party B: Name' near the start, each label's first line only."""
+    parties: dict[str, BriefField] = {}
+    for match in _LABELLED_PARTY.finditer(text, 0, PREAMBLE_CHARS):
+        label = " ".join(match.group("label").split())
+        name = match.group("name").strip(" ,.")
+        if label in parties or name.lower().startswith(("name", "party")):
+            continue
+        parties[label] = _span_field("party", f'{name} ("{label}")', match.start("name"),
+                                     match.end("name"))
+    return list(parties.values()) if len(parties) >= 2 else []
+
+
 def find_parties(text: str) -> list[BriefField]:
     """The parties named in the preamble ("by and between A ... and B ..."), with their aliases."""
+    labelled = _labelled_parties(text)
+    if labelled:
+        return labelled
     end = preamble_end(text)
     between = _BETWEEN.search(text, 0, end) or _MADE_BY.search(text, 0, end)
     if between is not None:

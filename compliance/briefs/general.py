@@ -14,8 +14,8 @@ _HEADER = re.compile(r"^(From|To|Cc|Date|Subject):[ \t]*(.*)$", re.MULTILINE)
 _CONTRACT_TITLE = re.compile(r"\b(?:agreement|contract|licen[cs]e|lease|amendment|addendum|"
                              r"indenture|terms\s+and\s+conditions|memorandum\s+of)\b",
                              re.IGNORECASE)
-_CONTRACT_OPENING = re.compile(r"\b(?:by\s+and\s+)?(?:between|among)\b|\bthe\s+parties\b",
-                               re.IGNORECASE)
+_CONTRACT_OPENING = re.compile(r"\b(?:by\s+and\s+)?(?:between|among)\b|\bthe\s+parties\b|"
+                               r"\bParty\s+A\s*[:(]", re.IGNORECASE)
 _KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("policy", re.compile(r"\bpolicy\b", re.IGNORECASE)),
     ("procedure", re.compile(r"\b(?:SOP|procedure|work\s+instruction)\b", re.IGNORECASE)),

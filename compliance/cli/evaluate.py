@@ -141,12 +141,21 @@ def eval_briefs(
         help="CUAD JSONL files whose records carry `meta` (expert answers).", exists=True,
         dir_okay=False)],
     json_path: Annotated[Path | None, _JSON] = None,
+    summaries: Annotated[list[Path] | None, typer.Option(
+        "--summaries", help="A results database whose stored summaries to check as well "
+        "(repeat for each document set).", exists=True, dir_okay=False)] = None,
 ) -> None:
-    """Document briefs scored field by field against CUAD's expert answers (no model call)."""
+    """Document briefs scored field by field against CUAD's expert answers (no model call),
+    and with --summaries the shares of stored summaries that copy, invent or fall back."""
+    from compliance.evaluation import summaries as summary_eval
     from compliance.evaluation.briefs import evaluate_sets, format_table
 
     result = evaluate_sets(paths)
     typer.echo(format_table(result))
+    if summaries:
+        result["summaries"] = {str(path): summary_eval.summary_shares(path)
+                               for path in summaries}
+        typer.echo("\n" + summary_eval.format_table(result["summaries"]))
     _write_json(json_path, result)
 
 

@@ -93,6 +93,39 @@ def test_a_policy_gets_its_title_kind_and_labelled_date_but_no_parties() -> None
     assert values(brief, "party") == []
 
 
+def test_the_title_is_found_after_the_filing_legend_and_without_its_owner() -> None:
+    legend = ("Exhibit 10.1 CERTAIN CONFIDENTIAL PORTIONS OF THIS EXHIBIT WERE OMITTED AND "
+              "REPLACED WITH \"[***]\". A COMPLETE VERSION HAS BEEN FILED SEPARATELY WITH THE "
+              "SECURITIES AND EXCHANGE COMMISSION. AMENDMENT NO. 2 TO MANUFACTURING AND SUPPLY "
+              "AGREEMENT THIS AMENDMENT NO. 2 is made by and between A Co. and B Ltd.\n")
+    assert values(document_brief(legend), "title") == [
+        "AMENDMENT NO. 2 TO MANUFACTURING AND SUPPLY AGREEMENT"]
+    owner = "Exhibit 10.12\n\nPREMIER NUTRITION CORPORATION MANUFACTURING AGREEMENT\n\nThis..."
+    assert values(document_brief(owner), "title") == ["MANUFACTURING AGREEMENT"]
+    numbered = "AMENDMENT NO. 3\n\nDated as of February 19, 2007\n\nReference is made to..."
+    assert values(document_brief(numbered), "title") == ["AMENDMENT NO. 3"]
+    paged = "EXHIBIT 99.2 Page 1 of 3 DISTRIBUTOR AGREEMENT Agreement made this 19th day of March"
+    assert values(document_brief(paged), "title") == ["DISTRIBUTOR AGREEMENT"]
+    qualified = "COOPERATION AGREEMENT (2014 Amendment)\n\nThis Cooperation Agreement ..."
+    assert values(document_brief(qualified), "title") == ["COOPERATION AGREEMENT (2014 Amendment)"]
+    # A bare "AGREEMENT" from a legend column loses to the real title further down.
+    column = ("PORTIONS OF THIS     AGREEMENT ACCORDINGLY,\n\n   SPONSORSHIP AGREEMENT\n\n"
+              "This agreement is entered into by and between Excite, Inc. and CyberShop.")
+    assert values(document_brief(column), "title") == ["SPONSORSHIP AGREEMENT"]
+
+
+def test_labelled_parties_of_a_translated_contract_are_found_with_their_labels() -> None:
+    text = ("Exhibit 10.39\n\nCooperation Agreement on Mobile Game Business\n\n"
+            "Party A: Dazzle Interactive Network Technologies Co., Ltd. Address: 4F, Nanjing\n\n"
+            "Party B (Carrier): Shenzhen iDreamSky Technology Co., Ltd.   Legal Representative: X\n"
+            "\n1. Party A: business platform and resources.\n")
+    parties = [f for f in document_brief(text) if f.field == "party"]
+    assert [p.value for p in parties] == [
+        'Dazzle Interactive Network Technologies Co., Ltd ("Party A")',
+        'Shenzhen iDreamSky Technology Co., Ltd ("Party B")']
+    assert text[parties[1].char_start:parties[1].char_end].startswith("Shenzhen iDreamSky")
+
+
 def test_text_with_no_shape_gets_a_kind_and_nothing_invented() -> None:
     brief = document_brief("lorem ipsum dolor sit amet " * 50)
     assert [f.field for f in brief] == ["kind"]  # one 250-word line is no title

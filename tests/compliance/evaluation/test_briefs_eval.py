@@ -122,3 +122,31 @@ def test_the_command_scores_real_contracts_against_their_expert_answers(tmp_path
     assert scores["agreement_date"]["accuracy"] == pytest.approx(1.0)
     for score in scores.values():
         assert score["contracts"] == 4 and 0 <= score["answered"] <= 4
+
+
+def test_the_command_also_checks_the_stored_summaries_of_a_run(samples_run,
+                                                                 tmp_path: Path) -> None:
+    """The shares are counted from the real sample run's database, and agree with its rows."""
+    import duckdb
+
+    _, db_path, _ = samples_run
+    out = tmp_path / "briefs.json"
+    done = subprocess.run([sys.executable, "-m", "compliance.cli", "eval", "briefs", str(FIXTURE),
+                           "--summaries", str(db_path), "--json", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "| invented facts |" in done.stdout and "| governing_law |" in done.stdout
+    shares = json.loads(out.read_text(encoding="utf-8"))["summaries"][str(db_path)]
+    conn = duckdb.connect(str(db_path), read_only=True)
+    try:
+        documents, fallbacks = conn.execute(
+            """SELECT count(*), count(*) FILTER (WHERE s.method = 'extractive_fallback')
+               FROM document_summaries ds JOIN documents d USING (doc_id)
+               JOIN summaries s ON s.summary_key = ds.summary_key WHERE d.is_current""").fetchone()
+    finally:
+        conn.close()
+    assert shares["document"]["summaries"] == documents > 0
+    assert shares["document"]["fallback"] == pytest.approx(round(fallbacks / documents, 4))
+    assert shares["all"]["summaries"] == shares["chunk"]["summaries"] + documents
+    # The judge rejects answers that state what their input does not, before they are stored.
+    assert shares["all"]["invented"] == 0.0
