@@ -147,19 +147,34 @@ def run_summary(cur: duckdb.DuckDBPyConnection, run_id: str) -> str:
                  f"{near} near-duplicate, {repeated} repeated chunks")
     failures = cur.execute(
         f"""
-        SELECT rel_path, status, error FROM documents
+        SELECT rel_path, status, error, count(*) OVER () FROM documents
         WHERE source_root = ? AND is_current
           AND status NOT IN {sql_list(NOT_FAILED)}
-        ORDER BY rel_path LIMIT 20
+        ORDER BY rel_path LIMIT {SHOWN_FAILURES}
         """,
         [root],
     ).fetchall()
-    for rel_path, doc_status, reason in failures:
-        lines.append(f"  ! {doc_status:<11} {rel_path}: {(reason or '')[:100]}")
+    for rel_path, doc_status, reason, _ in failures:
+        lines.append(f"  ! {doc_status:<11} {rel_path}: {shorten(reason or '', REASON_CHARS)}")
+    if failures and failures[0][3] > len(failures):
+        lines.append(f"  ! … and {failures[0][3] - len(failures)} more: SELECT rel_path, status, "
+                     "error FROM document_status")
     return "\n".join(lines)
 
 
+def shorten(text: str, limit: int) -> str:
+    """The text on one line, cut at a word with an ellipsis when longer than limit."""
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    return flat[:limit].rsplit(" ", 1)[0] + " …"
+
+
 SEVERITY_ORDER = severity_rank("r.severity")
+# The run summary lists this many failed files, each reason cut at a word past this length; the
+# document_status view holds every one in full.
+SHOWN_FAILURES = 20
+REASON_CHARS = 300
 
 
 def run_counts(cur: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, object]:

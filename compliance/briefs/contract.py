@@ -40,7 +40,8 @@ _NAME_END = re.compile(
     re.IGNORECASE)
 _MADE_BY = re.compile(r"\b(?:entered\s+into|made|executed)\s+(?:\w+\s+){0,3}?by\s+",
                       re.IGNORECASE)
-_AND = re.compile(r"(?:(?<=\))|(?<=,)|(?<=\.))\s*(?:,\s*)?\b(?:and|&)\b\s*,?\s*", re.IGNORECASE)
+_AND = re.compile(r"(?:(?<=\))|(?<=,)|(?<=\.))\s*(?:,\s*)?\b(?:and|&)\b\s*,?\s*"
+                  r"|(?<=\))\s*[,;]\s*(?=(?:\(\w{1,3}\)\s*)?(?-i:[A-Z]))", re.IGNORECASE)
 
 _LAW_ANCHOR = re.compile(r"\bPRC\s+laws?\b|\blaws?\b|\bregulations\s+of\b", re.IGNORECASE)
 _LAW_CUE = re.compile(r"\b(?:govern|constru|interpret|enforce|controlled|accordance|applied|"
@@ -194,16 +195,21 @@ def _title_candidate(piece: str) -> tuple[str, int, int, bool] | None:
     words = line.split()
     run = _UPPER_TITLE.search(line)  # the title without what runs on before or after it
     title = run and run.group() + _qualifier(line[run.end():])
-    if upper > 0.8 and len(words) <= 14:
-        return _without_repeats(" ".join((title or line).split())), 0, len(piece), True
-    if run and title and len(run.group().split()) >= 2:
-        start = max(0, piece.find(run.group().split()[0]))
-        return _without_repeats(" ".join(title.split())), start, len(piece), True
+    if (upper > 0.8 and len(words) <= 14) or (run and title and len(run.group().split()) >= 2):
+        value = _without_repeats(" ".join((title or line).split()))
+        return (value, *_locate(value, piece), True)
     if (len(words) <= 10 and ". " not in line and not line.endswith(",")
             and (line[0].isupper() or line[:2] == "e-")
             and _TITLE_WORD.search(" ".join(words[-3:]))):
-        return _without_repeats(line), 0, len(piece), False
+        value = _without_repeats(line)
+        return (value, *_locate(value, piece), False)
     return None
+
+
+def _locate(value: str, piece: str) -> tuple[int, int]:
+    """Where the title stands in its piece of line (the whole piece if not word for word)."""
+    found = re.search(r"\s+".join(map(re.escape, value.split())), piece)
+    return (found.start(), found.end()) if found else (0, len(piece))
 
 
 def find_title(text: str) -> BriefField | None:

@@ -144,6 +144,19 @@ def test_run_row_is_completed(samples_run):
         """, [result["run_id"]])
     assert row == [("completed", None, True, 9, 9, 1, result["model_calls"], 0, "prefect")]
     assert result["run_id"] in result["summary"]
+    # The failed file is named with its whole reason, as stored (it is under REASON_CHARS).
+    (status, error, _), = [v for k, v in _current(db_path, samples_run[0]).items()
+                           if k == "broken/quarterly-report.pdf"]
+    assert f"! {status:<11} broken/quarterly-report.pdf: {' '.join(error.split())}" \
+        in result["summary"]
+
+
+def test_long_reasons_are_cut_at_a_word() -> None:
+    from tasks.report import shorten
+
+    assert shorten("short  reason\nsplit", 300) == "short reason split"
+    cut = shorten("word " * 100, 42)
+    assert cut.endswith(" …") and len(cut) <= 44 and "wor …" not in cut
 
 
 def test_repeated_disclaimer_is_boilerplate(samples_run):

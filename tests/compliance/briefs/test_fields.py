@@ -98,8 +98,9 @@ def test_the_title_is_found_after_the_filing_legend_and_without_its_owner() -> N
               "REPLACED WITH \"[***]\". A COMPLETE VERSION HAS BEEN FILED SEPARATELY WITH THE "
               "SECURITIES AND EXCHANGE COMMISSION. AMENDMENT NO. 2 TO MANUFACTURING AND SUPPLY "
               "AGREEMENT THIS AMENDMENT NO. 2 is made by and between A Co. and B Ltd.\n")
-    assert values(document_brief(legend), "title") == [
-        "AMENDMENT NO. 2 TO MANUFACTURING AND SUPPLY AGREEMENT"]
+    title, = [f for f in document_brief(legend) if f.field == "title"]
+    assert title.value == "AMENDMENT NO. 2 TO MANUFACTURING AND SUPPLY AGREEMENT"
+    assert legend[title.char_start:title.char_end] == title.value  # the title, not the legend
     owner = "Exhibit 10.12\n\nPREMIER NUTRITION CORPORATION MANUFACTURING AGREEMENT\n\nThis..."
     assert values(document_brief(owner), "title") == ["MANUFACTURING AGREEMENT"]
     numbered = "AMENDMENT NO. 3\n\nDated as of February 19, 2007\n\nReference is made to..."
@@ -124,6 +125,16 @@ def test_labelled_parties_of_a_translated_contract_are_found_with_their_labels()
         'Dazzle Interactive Network Technologies Co., Ltd ("Party A")',
         'Shenzhen iDreamSky Technology Co., Ltd ("Party B")']
     assert text[parties[1].char_start:parties[1].char_end].startswith("Shenzhen iDreamSky")
+
+
+def test_every_party_of_a_list_is_found_and_descriptions_are_not_parties() -> None:
+    text = ("STRATEGIC ALLIANCE AGREEMENT\n\nThis Agreement is made by and among Farids & Co. LLC, "
+            "a Delaware limited liability company (\"Farids\"), Edible Arrangements, LLC, a "
+            "Delaware limited liability company (\"EA\"), and Rocky Mountain Chocolate Factory, "
+            "Inc., a Delaware corporation (the \"Company\").\n\nWHEREAS, the Company ...")
+    assert values(document_brief(text), "party") == [
+        'Farids & Co. LLC ("Farids")', 'Edible Arrangements, LLC ("EA")',
+        'Rocky Mountain Chocolate Factory, Inc. ("Company")']
 
 
 def test_text_with_no_shape_gets_a_kind_and_nothing_invented() -> None:
