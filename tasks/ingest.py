@@ -12,14 +12,14 @@ from pathlib import Path
 import duckdb
 
 from compliance.context import PARSE, RunContext, report
+from compliance.extract.digests import TextDigests, digest_text
 from compliance.extract.dispatch import extract_attachment, extract_file, extract_job
 from compliance.extract.isolation import Outcome, run_isolated
 from compliance.extract.model import Extraction, ExtractLimits
 from compliance.extract.reading import SourceUnreadable, hash_source
-from compliance.rules.risk_hints import risk_hint_score
 from compliance.settings import IngestSettings
 from compliance.store.db import Database
-from compliance.textnorm import normalized_text_hash, sha256_bytes, sha256_text, words
+from compliance.textnorm import sha256_bytes
 from compliance.vocab import TEXT_STATUSES, DocumentStatus, readable_current
 from tasks.chunk import BOILERPLATE_MIN_WORDS
 from tasks.discover import SourceFile
@@ -149,39 +149,38 @@ def _store_extraction(cur: duckdb.DuckDBPyConnection, run_id: str, root: str, jo
         "language": extraction.language,
         "error": extraction.error,
     }
+    digests: TextDigests | None = None
     if extraction.status in TEXT_STATUSES:
         text = extraction.text
-        text_sha = sha256_text(text)
-        text_hash = normalized_text_hash(text)
+        # Made by the parser worker; computed here only for an extraction that has none.
+        digests = extraction.digests or digest_text(text, extraction.segments)
         cur.execute(
             "INSERT INTO texts (text_sha256, text, char_count) VALUES (?, ?, ?) "
             "ON CONFLICT DO NOTHING",
-            [text_sha, text, len(text)],
+            [digests.text_sha256, text, len(text)],
         )
         same = cur.execute(
             f"""
             SELECT min(doc_id) FROM documents
             WHERE text_hash = ? AND {readable_current()}
             """,
-            [text_hash],
+            [digests.text_hash],
         ).fetchone()[0]
-        columns |= {"text_hash": text_hash, "text_sha256": text_sha, "same_text_as": same,
-                    "risk_hint_score": risk_hint_score(text)}
+        columns |= {"text_hash": digests.text_hash, "text_sha256": digests.text_sha256,
+                    "same_text_as": same, "risk_hint_score": digests.risk_hints}
     doc_id = _insert_document(cur, run_id, root, job, extraction.status, **columns)
-    if extraction.status in TEXT_STATUSES:
-        # A paragraph repeated inside one document points to its first occurrence.
+    if digests is not None:
+        # A paragraph repeated inside one document points to its first occurrence; a long
+        # enough one is a boilerplate candidate (tasks.chunk.paragraph_hash, the same hash).
         first_seq: dict[str, int] = {}
         rows = []
         paragraphs = []
         for i, seg in enumerate(extraction.segments):
-            # The words once per segment: its identity and, when long enough, its
-            # boilerplate hash (tasks.chunk.paragraph_hash, the same hash).
-            tokens = words(extraction.text[seg.start:seg.end])
-            key = sha256_text(" ".join(tokens))
+            key = digests.segment_keys[i]
             rows.append([doc_id, i, seg.start, seg.end, seg.kind, seg.page, seg.section,
                          first_seq.get(key)])
             first_seq.setdefault(key, i)
-            if len(tokens) >= BOILERPLATE_MIN_WORDS:
+            if digests.segment_words[i] >= BOILERPLATE_MIN_WORDS:
                 paragraphs.append([key, doc_id])
         _insert_rows(cur, "segments", rows)
         _insert_rows(cur, "pages", [[doc_id, page, start, end]

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from compliance.extract.archive import extract_zip, unpack_problem
+from compliance.extract.digests import digest_text
 from compliance.extract.mail import extract_eml, extract_msg
 from compliance.extract.model import (
     Extraction,
@@ -117,7 +118,8 @@ def extract_bytes(data: bytes, filename: str, large_text_bytes: int = 1_000_000,
                               error=f"not a valid {name}: {describe_exception(exc)}"[:500])
         if too_big:
             return Extraction(fmt, DocumentStatus.TOO_LARGE, "none", error=too_big)
-    configure_unstructured_offline()
+    if fmt in _ADAPTERS or fmt == "txt":  # unstructured's parsers: spaCy, offline
+        configure_unstructured_offline()
     try:
         parsed = _parse(fmt, data, large_text_bytes, limits)
     except ExtractionFailed as failed:
@@ -193,4 +195,7 @@ def extract_job(payload: tuple[Callable[[tuple], Extraction], tuple]) -> Extract
     package: not Prefect, whose import costs a second per worker and configures its logging.
     """
     function, arguments = payload
-    return function(arguments)
+    extraction = function(arguments)
+    if extraction.text:
+        extraction.digests = digest_text(extraction.text, extraction.segments)
+    return extraction

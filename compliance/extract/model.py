@@ -73,6 +73,8 @@ class Extraction:
     error: str | None = None
     attachments: list[Attachment] = field(default_factory=list)
     source_sha256: str | None = None  # of the bytes parsed: the file may change after hashing
+    # compliance.extract.digests.TextDigests of text and segments, when the worker made them.
+    digests: Any = None
 
 
 class ExtractionFailed(Exception):

@@ -42,6 +42,14 @@ class BriefRisk:
     page: int | None
     quote: str
     detected_by: str
+    char_start: int | None = None  # where its chunk starts: the place in an unpaginated text
+
+    @property
+    def where(self) -> str:
+        """p.N in a paginated document, else the character offset its chunk starts at."""
+        if self.page:
+            return f"p.{self.page}"
+        return f"char {self.char_start}" if self.char_start is not None else "-"
 
 
 @dataclass
@@ -71,13 +79,14 @@ def read_brief(conn: duckdb.DuckDBPyConnection, doc_id: int, unmask: bool = Fals
             value = masking.mask(value, names=True)
         brief.fields.append(ShownField(name, LABELS.get(name, name), value, method, start, end))
     personal = personal_data_rules()
-    for severity, category, page, quote, detected_by, detector in conn.execute(
-            "SELECT severity, category, page, quote, detected_by, detector FROM findings "
-            "WHERE doc_id = ? AND disposition IN (?, ?) "
-            "ORDER BY severity_rank DESC, page NULLS LAST, finding_id",
+    for severity, category, page, quote, detected_by, detector, start in conn.execute(
+            "SELECT f.severity, f.category, f.page, f.quote, f.detected_by, f.detector, "
+            "c.char_start FROM findings f LEFT JOIN chunks c USING (chunk_id) "
+            "WHERE f.doc_id = ? AND f.disposition IN (?, ?) "
+            "ORDER BY f.severity_rank DESC, f.page NULLS LAST, c.char_start, f.finding_id",
             [doc_id, *UNRESOLVED]).fetchall():
         shown = mask_quote(quote, detected_by, detector, personal, unmask)
-        brief.risks.append(BriefRisk(severity, category, page, shown, detected_by))
+        brief.risks.append(BriefRisk(severity, category, page, shown, detected_by, start))
     return brief
 
 
@@ -102,12 +111,11 @@ def format_brief(brief: DocumentBrief, quote_chars: int = 100) -> list[str]:
     if brief.risks:
         lines.append(f"  Risks found ({len(brief.risks)} open findings)")
         for risk, count in group_risks(brief.risks):
-            where = f"p.{risk.page}" if risk.page else "-"
             quote = " ".join(risk.quote.split())
             if len(quote) > quote_chars:
                 quote = quote[:quote_chars - 1] + "…"
-            lines.append(f"    {risk.severity:<8} {risk.category:<28} x{count:<3} {where:<6} "
-                         f"{quote}")
+            lines.append(f"    {risk.severity:<8} {risk.category:<28} x{count:<3} "
+                         f"{risk.where:<10} {quote}")
     else:
         lines.append("  Risks found              none open")
     return lines

@@ -58,3 +58,16 @@ def test_run_isolated_goes_on_after_crashes_and_errors():
     assert [outcomes[k].value for k in ("a", "d", "f")] == [9, 16, 25]
     assert outcomes["b"].crashed and outcomes["e"].crashed
     assert outcomes["c"].error == "ValueError: nope"
+
+
+def test_a_caller_that_stops_early_leaves_no_worker_behind():
+    import multiprocessing
+
+    outcomes = run_isolated(isolation_helpers.sleep_then_return,
+                            [("quick", 0), ("hangs", 600), ("also hangs", 600)],
+                            workers=2, timeout_seconds=900)
+    first = next(outcomes)
+    assert first.key == "quick" and first.value == 0
+    outcomes.close()  # the caller gives up with two items still parsing
+    assert multiprocessing.active_children() == []
+

@@ -358,6 +358,13 @@ def test_summary_shows_the_brief_with_its_risks_and_masks_people(analyst_db):
             "WHERE d.rel_path = 'contracts/master-services-agreement.txt' "
             "AND disposition IN ('open', 'confirmed')")}
     assert open_categories and all(category in brief for category in open_categories)
+    # A plain-text contract has no pages: each risk says where its chunk starts.
+    starts = {row[0] for row in query(
+        db, "SELECT c.char_start FROM chunks c JOIN documents d USING (doc_id) "
+            "WHERE d.rel_path = 'contracts/master-services-agreement.txt' AND d.is_current")}
+    risk_lines = [line for line in brief.split("Risks found")[1].splitlines()[1:] if line.strip()]
+    assert risk_lines and all(
+        int(line.split(" char ")[1].split()[0]) in starts for line in risk_lines), risk_lines
     sender = scalar(db, "SELECT value FROM document_briefs WHERE field = 'person' "
                         "AND value LIKE '%(sender)'")
     address = sender.split("<")[1].split(">")[0]
