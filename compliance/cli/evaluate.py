@@ -153,8 +153,7 @@ def eval_briefs(
     result = evaluate_sets(paths)
     typer.echo(format_table(result))
     if summaries:
-        result["summaries"] = {str(path): summary_eval.summary_shares(path)
-                               for path in summaries}
+        result["summaries"] = summary_eval.shares_by_database(summaries)
         typer.echo("\n" + summary_eval.format_table(result["summaries"]))
     _write_json(json_path, result)
 
@@ -167,8 +166,8 @@ def eval_summaries(
     json_path: Annotated[Path | None, _JSON] = None,
 ) -> None:
     """Shares of stored summaries that fall back, copy their input or state facts it lacks."""
-    from compliance.evaluation.summaries import format_table, summary_shares
+    from compliance.evaluation.summaries import format_table, shares_by_database
 
-    results = {str(path): summary_shares(path) for path in databases}
+    results = shares_by_database(databases)
     typer.echo(format_table(results))
     _write_json(json_path, results)

@@ -79,6 +79,11 @@ def summary_shares(db_path: Path) -> dict[str, Any]:
             "all": _shares(total), "invented_examples": examples}
 
 
+def shares_by_database(databases: list[Path]) -> dict[str, dict[str, Any]]:
+    """summary_shares for each results database, keyed by its path as given."""
+    return {str(path): summary_shares(path) for path in databases}
+
+
 def _shares(count: Counter[str]) -> dict[str, Any]:
     n = count["summaries"]
 
