@@ -11,6 +11,7 @@ import re
 
 from compliance.briefs.dates import FoundDate, find_dates
 from compliance.briefs.fields import BriefField
+from compliance.briefs.settings import DEFAULT_SETTINGS, BriefSettings
 
 # The preamble (title, parties, date) sits before the recitals or the first numbered section.
 PREAMBLE_CHARS = 4000
@@ -107,9 +108,9 @@ def _span_field(name: str, value: str, start: int, end: int) -> BriefField:
     return BriefField(name, value, "rule", start, end)
 
 
-def preamble_end(text: str) -> int:
-    """Where the preamble ends: the recitals, or PREAMBLE_CHARS in, whichever comes first."""
-    window = text[:PREAMBLE_CHARS]
+def preamble_end(text: str, chars: int = PREAMBLE_CHARS) -> int:
+    """Where the preamble ends: the recitals, or `chars` in, whichever comes first."""
+    window = text[:chars]
     for match in _PREAMBLE_END.finditer(window):
         if match.start() > 80:
             return match.start()
@@ -212,10 +213,10 @@ def _locate(value: str, piece: str) -> tuple[int, int]:
     return (found.start(), found.end()) if found else (0, len(piece))
 
 
-def find_title(text: str) -> BriefField | None:
+def find_title(text: str, settings: BriefSettings = DEFAULT_SETTINGS) -> BriefField | None:
     """The document's name: the first short title-like line of its opening, upper case first."""
     fallback: BriefField | None = None
-    for match in re.finditer(r"[^\n]+", text[:2500]):
+    for match in re.finditer(r"[^\n]+", text[:settings.title_chars]):
         for piece in _SPLIT_LINES.split(match.group()):
             found = _title_candidate(piece)
             if found is None:
@@ -251,10 +252,10 @@ _LABELLED_PARTY = re.compile(
     r"Domicile|Tel|Party\s+[A-D]\b|\(seal\))|$)")
 
 
-def _labelled_parties(text: str) -> list[BriefField]:
-    """'Party A: Name ... Party B: Name' near the start, each label's first line only."""
+def _labelled_parties(text: str, chars: int) -> list[BriefField]:
+    """'Party A: Name ... Party B: Name' in the first `chars`, each label's first line only."""
     parties: dict[str, BriefField] = {}
-    for match in _LABELLED_PARTY.finditer(text, 0, PREAMBLE_CHARS):
+    for match in _LABELLED_PARTY.finditer(text, 0, chars):
         label = " ".join(match.group("label").split())
         name = match.group("name").strip(" ,.")
         if label in parties or name.lower().startswith(("name", "party")):
@@ -264,12 +265,12 @@ def _labelled_parties(text: str) -> list[BriefField]:
     return list(parties.values()) if len(parties) >= 2 else []
 
 
-def find_parties(text: str) -> list[BriefField]:
+def find_parties(text: str, settings: BriefSettings = DEFAULT_SETTINGS) -> list[BriefField]:
     """The parties named in the preamble ("by and between A ... and B ..."), with their aliases."""
-    labelled = _labelled_parties(text)
+    labelled = _labelled_parties(text, settings.party_preamble_chars)
     if labelled:
         return labelled
-    end = preamble_end(text)
+    end = preamble_end(text, settings.party_preamble_chars)
     between = _BETWEEN.search(text, 0, end) or _MADE_BY.search(text, 0, end)
     if between is not None:
         start = between.end()
@@ -278,7 +279,7 @@ def find_parties(text: str) -> list[BriefField]:
         if alias is None:
             return []
         start = text.rfind("\n", 0, alias.start()) + 1
-    body = text[start:min(end, start + 1500)]
+    body = text[start:min(end, start + settings.party_body_chars)]
     pieces: list[tuple[int, int]] = []
     last = 0
     plain = _AND.search(body) is None
@@ -310,12 +311,13 @@ def find_parties(text: str) -> list[BriefField]:
     return parties
 
 
-def _date_near(text: str, dates: list[FoundDate], cue: re.Pattern[str]) -> FoundDate | None:
-    """The first date preceded (within 120 characters) by the cue."""
+def _date_near(text: str, dates: list[FoundDate], cue: re.Pattern[str],
+               reach: int) -> FoundDate | None:
+    """The first date preceded (within `reach` characters) by the cue."""
     for date in dates:
         if _FILING_LINE.search(text, max(0, date.start - 80), date.start):
             continue
-        if cue.search(text[max(0, date.start - 120):date.start]):
+        if cue.search(text[max(0, date.start - reach):date.start]):
             return date
     return None
 
@@ -332,12 +334,13 @@ _FIRST_ABOVE = re.compile(r"Effective\s+Date[\"”]?\s+(?:shall\s+)?(?:mean|be|i
                           re.IGNORECASE)
 
 
-def find_dates_of_agreement(text: str) -> list[BriefField]:
+def find_dates_of_agreement(text: str,
+                            settings: BriefSettings = DEFAULT_SETTINGS) -> list[BriefField]:
     """The agreement date (from the preamble) and the effective date where the text gives one."""
-    end = preamble_end(text)
+    end = preamble_end(text, settings.date_preamble_chars)
     preamble_dates = [d for d in find_dates(text[:end])]
     fields: list[BriefField] = []
-    agreement = _date_near(text, preamble_dates, _AGREEMENT_CUE)
+    agreement = _date_near(text, preamble_dates, _AGREEMENT_CUE, settings.date_cue_chars)
     if agreement is None:
         agreement = next((d for d in preamble_dates
                           if not _FILING_LINE.search(text, max(0, d.start - 80), d.start)), None)
@@ -345,7 +348,8 @@ def find_dates_of_agreement(text: str) -> list[BriefField]:
         fields.append(_span_field("agreement_date", agreement.iso, agreement.start,
                                   agreement.end))
     effective: FoundDate | None = None
-    defined = _EFFECTIVE_DEFINED.search(text, 0, min(len(text), PREAMBLE_CHARS * 2))
+    defined = _EFFECTIVE_DEFINED.search(text, 0,
+                                        min(len(text), settings.date_preamble_chars * 2))
     if defined:
         before = [d for d in find_dates(text[max(0, defined.start() - 200):defined.start()])]
         if before:
@@ -354,7 +358,7 @@ def find_dates_of_agreement(text: str) -> list[BriefField]:
             effective = FoundDate(near.year, near.month, near.day, near.start + offset,
                                   near.end + offset)
     if effective is None:
-        effective = _date_near(text, preamble_dates, _EFFECTIVE_CUE)
+        effective = _date_near(text, preamble_dates, _EFFECTIVE_CUE, settings.date_cue_chars)
     if effective is None and agreement is not None and _FIRST_ABOVE.search(text):
         effective = agreement
     if effective is not None:
@@ -374,21 +378,22 @@ def _sentence_around(text: str, start: int, end: int) -> tuple[int, int]:
     return left, right
 
 
-def find_governing_law(text: str) -> BriefField | None:
+def find_governing_law(text: str,
+                       settings: BriefSettings = DEFAULT_SETTINGS) -> BriefField | None:
     """The jurisdiction whose law governs: a state or province before its country.
 
     A sentence that says "governed" or "construed" wins over one that only applies some law.
     """
     anchors = list(_LAW_ANCHOR.finditer(text))
     for cue in (_STRONG_LAW_CUE, _LAW_CUE):
-        found = _governing_law_with(text, anchors, cue)
+        found = _governing_law_with(text, anchors, cue, settings.law_reach_chars)
         if found:
             return found
     return None
 
 
-def _governing_law_with(text: str, anchors: list[re.Match[str]],
-                        cue: re.Pattern[str]) -> BriefField | None:
+def _governing_law_with(text: str, anchors: list[re.Match[str]], cue: re.Pattern[str],
+                        reach: int) -> BriefField | None:
     """The first jurisdiction named after a law anchor in a sentence holding the cue."""
     for anchor in anchors:
         if _NOT_LAW.search(text[max(0, anchor.start() - 60):anchor.start()]):
@@ -399,7 +404,7 @@ def _governing_law_with(text: str, anchors: list[re.Match[str]],
         region_start = anchor.start() if anchor.group().upper().startswith("LAW") else left
         hits: list[tuple[int, str, int, int]] = []
         for place, pattern in _PLACES:
-            for hit in pattern.finditer(text, region_start, min(right, anchor.end() + 200)):
+            for hit in pattern.finditer(text, region_start, min(right, anchor.end() + reach)):
                 if not any(h[2] <= hit.start() < h[3] for h in hits):
                     hits.append((0 if place in _SPECIFIC else 1, place, hit.start(), hit.end()))
         if hits:
@@ -435,14 +440,15 @@ def find_term(text: str) -> list[BriefField]:
     return fields
 
 
-def contract_fields(text: str, title: BriefField | None) -> list[BriefField]:
+def contract_fields(text: str, title: BriefField | None,
+                    settings: BriefSettings = DEFAULT_SETTINGS) -> list[BriefField]:
     """Every field the contract rules find in a text (its title found already), in order."""
     fields: list[BriefField] = []
     if title:
         fields.append(title)
-    fields.extend(find_parties(text))
-    fields.extend(find_dates_of_agreement(text))
-    law = find_governing_law(text)
+    fields.extend(find_parties(text, settings))
+    fields.extend(find_dates_of_agreement(text, settings))
+    law = find_governing_law(text, settings)
     if law:
         fields.append(law)
     fields.extend(find_term(text))

@@ -6,13 +6,18 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from compliance.briefs.fields import BriefField
+from compliance.briefs.settings import DEFAULT_SETTINGS, SETTING_GRID
 from compliance.evaluation.briefs import (
     FIELDS,
+    _choose,
+    cross_validate,
     expert_parties,
     field_correct,
     normalize_jurisdiction,
@@ -105,6 +110,68 @@ def test_scores_count_right_answers_per_field() -> None:
                      "governing_law": 0, "renewal_term": 1, "notice_to_terminate_renewal": 1}
     assert scores["governing_law"].misses == ["hand-made"]
     assert scores["effective_date"].answered == 0 and scores["title"].answered == 1
+
+
+def test_a_settings_group_is_chosen_on_its_fields_right_answers_first_in_grid_order() -> None:
+    answers = [{"title": np.array([1, 0, 1, 0])}, {"title": np.array([0, 1, 1, 0])},
+               {"title": np.array([1, 1, 0, -1])}]  # -1: not scored
+    assert _choose(answers, ("title",), np.arange(4)) == 0  # 2, 2, 2: a tie, the first wins
+    assert _choose(answers, ("title",), np.array([1, 3])) == 1  # 0, 1, 1 on these rows
+    assert _choose(answers, ("title",), np.array([0, 1])) == 2  # 1, 1, 2
+
+
+def titled(doc_id: str, lead: str) -> dict:
+    """A contract whose title stands after `lead`; only the title has an expert answer."""
+    text = (lead + 'SUPPLY AGREEMENT\n\nThis agreement is made by and between Alpha Corp. '
+            '("Alpha") and Beta LLC ("Beta").\n\n1. Supply. Alpha shall supply the goods.')
+    return {"doc_id": doc_id, "text": text, "meta": {"Document Name": expert("SUPPLY AGREEMENT")}}
+
+
+def test_cross_validation_scores_each_fold_with_the_choice_of_the_other_folds() -> None:
+    """Two documents of two records each, two folds: a title near the start is found with
+    either window, one 300 characters in only with the wide one. Trained on the near
+    document, the tie picks the narrow window, which then misses the far titles."""
+    filler = "lorem ipsum dolor sit amet, consectetur adipiscing elit; " * 6 + "\n"
+    records = [titled("near", ""), titled("far", filler), titled("near", ""),
+               titled("far", filler)]
+    grid = {("title",): {"title_chars": (100, 3000)}}
+    result = cross_validate(records, folds=2, grid=grid)
+    assert result["fields"]["title"]["accuracy"] == pytest.approx(0.5)
+    assert sorted(result["fields"]["title"]["fold_accuracies"]) == [0.0, 1.0]
+    assert sorted(c["title_chars"] for c in result["chosen_by_fold"]["title"]) == [100, 3000]
+    assert result["chosen_on_whole_set"] == {"title_chars": 3000}
+    assert result["shipped"] == {"title_chars": DEFAULT_SETTINGS.title_chars}
+    assert result["shipped_is_whole_set_choice"] == (DEFAULT_SETTINGS.title_chars == 3000)
+    # Fields no setting serves are not chosen; a field without answers is not scored.
+    assert result["fields"]["title"]["chosen"] and not result["fields"]["renewal_term"]["chosen"]
+    assert result["fields"]["parties"]["accuracy"] is None
+
+
+def test_every_shipped_setting_is_one_of_its_grid_values() -> None:
+    grid = {name: values for group in SETTING_GRID.values() for name, values in group.items()}
+    assert set(grid) == set(asdict(DEFAULT_SETTINGS))
+    for name, value in asdict(DEFAULT_SETTINGS).items():
+        assert value in grid[name], name
+        assert list(grid[name]) == sorted(grid[name]), name  # ties go to the smaller window
+
+
+def test_the_command_cross_validates_the_training_set(tmp_path: Path) -> None:
+    out = tmp_path / "briefs.json"
+    done = subprocess.run([sys.executable, "-m", "compliance.cli", "eval", "briefs", str(FIXTURE),
+                           "--train", str(FIXTURE), "--folds", "2", "--json", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "cuad_briefs.jsonl (2-fold CV)" in done.stdout.splitlines()[0]
+    assert "Settings chosen on the whole of cuad_briefs.jsonl:" in done.stdout
+    result = json.loads(out.read_text(encoding="utf-8"))
+    assert list(result["sets"]) == ["cuad_briefs.jsonl", "cuad_briefs.jsonl (2-fold CV)"]
+    validation = result["cross_validation"]
+    assert validation["folds"] == 2 and validation["set"] == "cuad_briefs.jsonl"
+    assert set(validation["chosen_by_fold"]) == {" ".join(f) for f in SETTING_GRID}
+    for chosen in validation["chosen_by_fold"].values():
+        assert len(chosen) == 2
+    for name, score in result["sets"]["cuad_briefs.jsonl (2-fold CV)"].items():
+        assert score["contracts"] == 4 and len(score["fold_accuracies"]) == 2, name
 
 
 def test_the_command_scores_real_contracts_against_their_expert_answers(tmp_path: Path) -> None:
