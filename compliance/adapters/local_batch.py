@@ -377,9 +377,21 @@ class BatchDecoder:
                                  len(seq.completion), reason)
         return True
 
-    def _generate(self, sequences: list[_Sequence], shared: int, slots: int) -> None:
+    def _stop_all(self, sequences: list[_Sequence], shared: int) -> None:
+        """End every unfinished sequence at the deadline with what it has (reason
+        "deadline"); one never started counts the shared prefix as its prompt."""
+        for seq in sequences:
+            if seq.answer is None:
+                text = self.llm.detokenize(seq.completion, prev_tokens=seq.request.prompt)
+                seq.answer = BatchAnswer(text.decode("utf-8", errors="ignore"),
+                                         max(shared, min(seq.n_past, len(seq.request.prompt))),
+                                         len(seq.completion), "deadline")
+
+    def _generate(self, sequences: list[_Sequence], shared: int, slots: int,
+                  deadline: float | None = None) -> None:
         """Continuous batching: a finished sequence's stream (and its copy of the shared
-        prefix) goes to the next waiting one."""
+        prefix) goes to the next waiting one. At `deadline` (a perf_counter time) every
+        unfinished sequence stops, between two decodes."""
         import llama_cpp
 
         waiting = deque(sequences)
@@ -388,6 +400,9 @@ class BatchDecoder:
         budget = self.settings.n_batch
         mem = self.memory
         while waiting or active:
+            if deadline is not None and time.perf_counter() >= deadline:
+                self._stop_all(sequences, shared)
+                return
             while free and waiting:
                 seq = waiting.popleft()
                 seq.slot = free.pop()
@@ -432,8 +447,9 @@ class BatchDecoder:
                     seq.feed = [token]
             self.stats["sample_s"] += time.perf_counter() - started
 
-    def run(self, requests: list[Request]) -> list[BatchAnswer]:
-        """Decode every request (each must `fit`); answers in the order of `requests`."""
+    def run(self, requests: list[Request], deadline: float | None = None) -> list[BatchAnswer]:
+        """Decode every request (each must `fit`); answers in the order of `requests`. Those
+        unfinished at `deadline` (a perf_counter time) end with finish_reason "deadline"."""
 
         self.last_shared = 0
         if not requests:
@@ -456,7 +472,7 @@ class BatchDecoder:
 
         sequences = [_Sequence(r, self._sampler(r.kwargs)) for r in requests]
         try:
-            self._generate(sequences, shared, slots)
+            self._generate(sequences, shared, slots, deadline)
         except BaseException:
             self._prefix, self._prefix_slots = [], 0  # the streams' contents are unknown now
             raise

@@ -35,6 +35,7 @@ class Completion:
     completion_tokens: int
     seconds: float
     cpu_seconds: float
+    stopped: bool = False  # cut off at its deadline: the content is unfinished
 
 
 def _threads() -> int:
@@ -86,15 +87,23 @@ class LocalModel:
             ]
 
     def complete_json(self, messages: list[dict[str, str]], schema: dict,
-                      params: dict[str, Any] | None = None) -> Completion:
-        """A chat completion constrained to a JSON schema by llama.cpp's grammar."""
+                      params: dict[str, Any] | None = None,
+                      deadline_seconds: float | None = None) -> Completion:
+        """A chat completion constrained to a JSON schema by llama.cpp's grammar.
+
+        With `deadline_seconds`, generation stops at the first token past that many seconds
+        from the call's start (the prompt's evaluation is not interrupted) and the completion
+        says it was `stopped`.
+        """
         settings = {**GENERATION_PARAMS, **(params or {})}
         chat_kwargs = {"response_format": {"type": "json_object", "schema": schema}, **settings}
         with self._lock:
-            return self._complete_unlocked(self._load(), messages, chat_kwargs)
+            return self._complete_unlocked(self._load(), messages, chat_kwargs,
+                                           deadline_seconds)
 
     def complete_json_many(self, messages_list: list[list[dict[str, str]]], schema: dict,
-                           params: dict[str, Any] | None = None) -> list[Completion]:
+                           params: dict[str, Any] | None = None,
+                           deadline_seconds: float | None = None) -> list[Completion]:
         """`complete_json` of each message list, decoded together (see `local_batch`).
 
         Same prompt tokens, grammar, sampler chain and stop rules per completion as
@@ -108,6 +117,9 @@ class LocalModel:
         for each completion (its own prompt tokens after the shared prefix, plus the prefix split
         evenly, plus its answer); a completion run singly gets its own measured time. The sum is
         the call's time, so a budget charged per completion is charged the real total.
+
+        `deadline_seconds` bounds the whole call: what is unfinished then stops between two
+        decodes (a completion not yet begun is `stopped` without a call).
         """
         if not messages_list:
             return []
@@ -117,6 +129,7 @@ class LocalModel:
         with self._lock:
             llm = self._load()
             started, cpu_started = time.perf_counter(), time.process_time()
+            deadline = None if deadline_seconds is None else started + deadline_seconds
             if self._decoder is None:
                 self._decoder = BatchDecoder(llm, self.batch_settings)
             decoder = self._decoder
@@ -128,7 +141,7 @@ class LocalModel:
                     requests.append(request)
                 else:
                     singles.append(index)
-            answers = decoder.run(requests)
+            answers = decoder.run(requests, deadline)
             seconds = time.perf_counter() - started
             cpu_seconds = time.process_time() - cpu_started
             decoded = [a.prompt_tokens - decoder.last_shared + a.completion_tokens
@@ -138,26 +151,51 @@ class LocalModel:
                 share = weight / total
                 results[request.index] = Completion(
                     answer.text, answer.prompt_tokens, answer.completion_tokens,
-                    seconds * share, cpu_seconds * share)
+                    seconds * share, cpu_seconds * share, answer.finish_reason == "deadline")
             for index in singles:
-                results[index] = self._complete_unlocked(llm, messages_list[index], chat_kwargs)
+                left = None if deadline is None else deadline - time.perf_counter()
+                results[index] = (Completion("", 0, 0, 0.0, 0.0, stopped=True)
+                                  if left is not None and left <= 0 else
+                                  self._complete_unlocked(llm, messages_list[index],
+                                                          chat_kwargs, left))
         return [r for r in results if r is not None]
 
     @staticmethod
     def _complete_unlocked(llm: Any, messages: list[dict[str, str]],
-                           chat_kwargs: dict[str, Any]) -> Completion:
+                           chat_kwargs: dict[str, Any],
+                           deadline_seconds: float | None = None) -> Completion:
         """One single-stream completion, timed; the caller holds the lock."""
+        from llama_cpp import StoppingCriteriaList
+
         started, cpu_started = time.perf_counter(), time.process_time()
-        response = llm.create_chat_completion(messages=messages, **chat_kwargs)
+        stopped = False
+        if deadline_seconds is None:
+            response = llm.create_chat_completion(messages=messages, **chat_kwargs)
+            content = response["choices"][0]["message"]["content"] or ""
+        else:
+            deadline = started + deadline_seconds
+
+            def past_deadline(_tokens: Any, _logits: Any) -> bool:
+                nonlocal stopped
+                stopped = stopped or time.perf_counter() >= deadline
+                return stopped
+
+            # The chat call takes no stopping criteria: make the completion it would make
+            # (same prompt tokens, grammar and settings), with one.
+            completion_kwargs = capture_completion(llm, messages, **chat_kwargs)
+            response = llm.create_completion(**{
+                **completion_kwargs, "stopping_criteria": StoppingCriteriaList([past_deadline])})
+            content = response["choices"][0]["text"] or ""
         seconds = time.perf_counter() - started
         cpu_seconds = time.process_time() - cpu_started
         usage = response.get("usage", {})
         return Completion(
-            content=response["choices"][0]["message"]["content"] or "",
+            content=content,
             prompt_tokens=int(usage.get("prompt_tokens", 0)),
             completion_tokens=int(usage.get("completion_tokens", 0)),
             seconds=seconds,
             cpu_seconds=cpu_seconds,
+            stopped=stopped,
         )
 
     def close(self) -> None:

@@ -16,12 +16,24 @@ from tasks.summarize.results import LocalBudget, SummarizeResult, SummaryDraft
 
 
 def account_call(call: ModelCall, text: str, budget: LocalBudget, book: Callable[..., None],
-                 result: SummarizeResult | None = None) -> SummaryDraft:
-    """Book a finished call, charge the budget, and turn its answer into a draft (or fallback)."""
-    budget.spent += call.seconds
+                 result: SummarizeResult | None = None,
+                 allotted: float | None = None) -> SummaryDraft | None:
+    """Book a finished call, charge the budget, and turn its answer into a draft (or fallback).
+
+    None for a call stopped at its deadline: booked, and nothing to store (its text stays
+    pending for the next run).
+    """
+    budget.charge(allotted, call.seconds)
     if result is not None and call.worker:
         result.workers[call.worker] += 1
         result.model_loads[call.worker] = call.model_loads
+    if call.stopped:
+        book(status="settled", input_tokens=call.prompt_tokens,
+             output_tokens=call.completion_tokens, seconds=call.seconds, cpu=call.cpu_seconds,
+             error=f"stopped at the local budget after {call.seconds:.1f} s: left pending")
+        if result is not None:
+            result.budget_exhausted = True
+        return None
     if call.content is None:
         book(status="failed", input_tokens=0, output_tokens=0, seconds=call.seconds, cpu=0.0,
              error=call.error)
@@ -64,9 +76,12 @@ def summarize_text(
     budget: LocalBudget,
     book: Callable[..., None],
 ) -> SummaryDraft | None:
-    """One local model call with its fallback; None when the budget is spent."""
+    """One local model call with its fallback; None when the budget is spent (before the call,
+    or by it: a call stops when its allotment is used)."""
     if len(text) < MIN_CHARS_FOR_MODEL:
         return SummaryDraft(extractive_summary(text), [], [], "extractive_short")
     if budget.exhausted():
         return None
-    return account_call(run_model(model, system_prompt, text), text, budget, book)
+    allotted = budget.allot(budget.allotment())
+    return account_call(run_model(model, system_prompt, text, allotted), text, budget, book,
+                        allotted=allotted)

@@ -95,15 +95,16 @@ def summarize_chunks(db: Database, run_id: str, spec: ModelSpec, calls: ModelCal
     """Summarize each distinct pending chunk text once: from the cache, or the model in budget.
 
     Model calls go to `calls` with up to `calls.window` in flight; their answers are stored
-    here, in submission order, as they arrive. The budget is checked before each call against
-    the calls already answered and the ones in flight at the mean cost so far, so it is overrun
-    by at most what the calls in flight cost beyond that mean.
+    here, in submission order, as they arrive. Each call is allotted its share of the budget
+    left before it starts and stops when that is used (see `LocalBudget`); a call stopped so
+    leaves its chunk pending. A call starts only with an allotment of at least the mean cost
+    of the calls so far (while calls are in flight it waits for them first).
     """
     result = SummarizeResult()
     with db.cursor() as cur:
         pending = pending_chunk_groups(cur, doc_ids)
     total = len(pending)
-    in_flight: deque[tuple[tuple[str, int, int, str], str, PendingCall]] = deque()
+    in_flight: deque[tuple[tuple[str, int, int, str], str, PendingCall, float | None]] = deque()
 
     def mark_done(chunk_hash: str, key: str) -> None:
         with db.cursor() as cur:
@@ -116,7 +117,9 @@ def summarize_chunks(db: Database, run_id: str, spec: ModelSpec, calls: ModelCal
             ).fetchone()
         result.chunks_done += int(done[0]) if done else 0
 
-    def store(group: tuple[str, int, int, str], key: str, draft: SummaryDraft) -> None:
+    def store(group: tuple[str, int, int, str], key: str, draft: SummaryDraft | None) -> None:
+        if draft is None:  # stopped at the local budget: stays pending
+            return
         chunk_hash, _, _, text = group
         result.methods[draft.method] += 1
         with db.transaction() as cur:
@@ -124,12 +127,27 @@ def summarize_chunks(db: Database, run_id: str, spec: ModelSpec, calls: ModelCal
                           len(text), run_id)
         mark_done(chunk_hash, key)
 
-    def finish(group: tuple[str, int, int, str], key: str, pending: PendingCall) -> None:
+    def finish(group: tuple[str, int, int, str], key: str, pending: PendingCall,
+               allotted: float | None) -> None:
         _, chunk_id, doc_id, text = group
 
         book = ledger_booker(db, result, run_id, spec, "chunk_summary", CHUNK_PROMPT_VERSION,
                              key, chunk_id=chunk_id, doc_id=doc_id)
-        store(group, key, account_call(pending.result(), text, budget, book, result))
+        store(group, key, account_call(pending.result(), text, budget, book, result, allotted))
+
+    def mean_call() -> float:
+        return result.model_seconds / result.model_calls if result.model_calls else 0.0
+
+    def allotment() -> float | None:
+        """The budget left, shared by the free slots of the window it can pay for."""
+        free = max(1, calls.window) - len(in_flight)
+        left = budget.allotment()
+        if left is not None and mean_call() > 0:
+            free = min(free, max(1, int(left // mean_call())))
+        return budget.allotment(free)
+
+    def too_little(seconds: float | None) -> bool:
+        return seconds is not None and (seconds <= 0 or seconds < mean_call())
 
     handled = 0
 
@@ -152,17 +170,20 @@ def summarize_chunks(db: Database, run_id: str, spec: ModelSpec, calls: ModelCal
             store(group, key, SummaryDraft(extractive_summary(text), [], [], "extractive_short"))
             advance()
             continue
-        # A full window waits for its first answer; so does one that could pass the budget, so
-        # the budget is overrun by at most the calls of one window's first answer.
-        while in_flight and (len(in_flight) >= max(1, calls.window) or budget.would_run_out(
-                len(in_flight), result.model_seconds / max(1, result.model_calls))):
+        # A full window waits for its first answer; so does a call whose share of the budget
+        # left would be less than a call costs, as answers give back what they did not use.
+        while in_flight and (len(in_flight) >= max(1, calls.window)
+                             or too_little(allotment())):
             finish(*in_flight.popleft())
             advance()
-        if budget.exhausted():
+        seconds = allotment()
+        if budget.exhausted() or too_little(seconds):
             result.budget_exhausted = True
             advance()
             continue  # over budget: stays pending, first in line next run
-        in_flight.append((group, key, calls.submit(CHUNK_SYSTEM_PROMPT, text)))
+        allotted = budget.allot(seconds)
+        in_flight.append((group, key, calls.submit(CHUNK_SYSTEM_PROMPT, text, allotted),
+                          allotted))
     while in_flight:
         finish(*in_flight.popleft())
         advance()

@@ -89,11 +89,15 @@ def _reduce(db: Database, run_id: str, spec: ModelSpec, calls: ModelCalls, budge
                                  DOCUMENT_PROMPT_VERSION, key, doc_id=doc_id)
             if len(text) < MIN_CHARS_FOR_MODEL:
                 draft = SummaryDraft(extractive_summary(text), [], [], "extractive_short")
-            elif budget.exhausted():
+            elif budget.exhausted() or budget.allotment() == 0:
                 return None
             else:
-                draft = account_call(calls.submit(DOCUMENT_SYSTEM_PROMPT, text).result(), text,
-                                     budget, book, result)
+                allotted = budget.allot(budget.allotment())
+                draft = account_call(
+                    calls.submit(DOCUMENT_SYSTEM_PROMPT, text, allotted).result(), text,
+                    budget, book, result, allotted)
+                if draft is None:  # stopped at the local budget: the document stays pending
+                    return None
             result.methods[draft.method] += 1
             with db.transaction() as cur:
                 store_summary(cur, key, "document", input_hash, spec, DOCUMENT_PROMPT_VERSION,

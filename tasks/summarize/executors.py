@@ -25,10 +25,11 @@ from tasks.summarize.calls import BatchedCalls, ModelCall, PendingCall, call_loc
 
 
 @task(name="summarize-text", cache_policy=NO_CACHE, persist_result=False)
-def summarize_text(spec: ModelSpec, system_prompt: str, text: str) -> ModelCall:
+def summarize_text(spec: ModelSpec, system_prompt: str, text: str,
+                   deadline_seconds: float | None = None) -> ModelCall:
     """Run one local model call on a text sent by value, with this process's model."""
     install_log_masking()
-    return call_local_model(spec, system_prompt, text)
+    return call_local_model(spec, system_prompt, text, deadline_seconds)
 
 
 class TaskRunnerCalls:
@@ -39,9 +40,11 @@ class TaskRunnerCalls:
         self.window = window
         self.runner = runner  # None: the flow's own task runner (threads)
 
-    def submit(self, system_prompt: str, text: str) -> PendingCall:
+    def submit(self, system_prompt: str, text: str,
+               deadline_seconds: float | None = None) -> PendingCall:
         """Submit one call; the future's result() is its ModelCall."""
-        parameters = {"spec": self.spec, "system_prompt": system_prompt, "text": text}
+        parameters = {"spec": self.spec, "system_prompt": system_prompt, "text": text,
+                      "deadline_seconds": deadline_seconds}
         if self.runner is None:
             return summarize_text.submit(**parameters)
         return self.runner.submit(summarize_text, parameters)

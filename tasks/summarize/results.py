@@ -20,20 +20,38 @@ class SummaryDraft:
 
 @dataclass
 class LocalBudget:
-    """Seconds of local model time this run may spend."""
+    """Seconds of local model time this run may spend.
+
+    A hard cap: each call is allotted seconds before it starts (`allot`) and stops generating
+    when they are used (its model call's deadline), so what is spent never passes the budget by
+    more than one step of the model (a token, or the evaluation of a prompt, which llama.cpp
+    does not interrupt).
+    """
 
     seconds: float | None
     spent: float = 0.0
+    reserved: float = 0.0  # allotted to calls in flight, not yet charged
 
     def exhausted(self) -> bool:
         """True once the budget is used up (None means unlimited)."""
         return self.seconds is not None and self.spent >= self.seconds
 
-    def would_run_out(self, in_flight: int, seconds_per_call: float) -> bool:
-        """True when the calls in flight and one more could pass the budget, at the mean cost
-        of the calls answered so far."""
-        return (self.seconds is not None
-                and self.spent + (in_flight + 1) * seconds_per_call > self.seconds)
+    def allotment(self, slots: int = 1) -> float | None:
+        """Seconds a new call may take: what is neither spent nor allotted, shared by the
+        `slots` calls that may still start beside it (None: no limit)."""
+        if self.seconds is None:
+            return None
+        return max(0.0, self.seconds - self.spent - self.reserved) / max(1, slots)
+
+    def allot(self, seconds: float | None) -> float | None:
+        """Set `seconds` aside for a call about to start; its deadline."""
+        self.reserved += seconds or 0.0
+        return seconds
+
+    def charge(self, allotted: float | None, seconds: float) -> None:
+        """A call's seconds, in place of what was set aside for it."""
+        self.reserved = max(0.0, self.reserved - (allotted or 0.0))
+        self.spent += seconds
 
 
 @dataclass

@@ -90,3 +90,21 @@ def test_params_reach_every_sequence(model, messages):
     assert [c.completion_tokens for c in short] == [5, 5, 5]
     assert [c.content for c in short] == [
         model.complete_json(m, SUMMARY_SCHEMA, {"max_tokens": 5}).content for m in messages[:3]]
+
+
+def test_a_deadline_stops_single_and_batched_calls(model, messages, single):
+    """At its deadline a call stops generating and says so; without one it runs to its end."""
+    cut = model.complete_json(messages[0], SUMMARY_SCHEMA, deadline_seconds=0.0)
+    assert cut.stopped and cut.prompt_tokens == single[0].prompt_tokens
+    assert cut.completion_tokens < single[0].completion_tokens
+    assert not single[0].stopped
+    roomy = model.complete_json(messages[0], SUMMARY_SCHEMA, deadline_seconds=3600.0)
+    assert not roomy.stopped and roomy.content == single[0].content
+
+    batch = model.complete_json_many(messages, SUMMARY_SCHEMA, deadline_seconds=0.0)
+    assert len(batch) == len(messages) and all(c.stopped for c in batch)
+    assert sum(c.completion_tokens for c in batch) < sum(c.completion_tokens for c in single)
+    # The next call, with no deadline, is answered from streams the stopped batch left behind.
+    after = model.complete_json_many(messages[:2], SUMMARY_SCHEMA)
+    assert not any(c.stopped for c in after)
+    assert all(json.loads(c.content) for c in after)

@@ -64,10 +64,11 @@ def test_budget_leaves_work_pending_for_the_next_run(samples_run, prefect_harnes
         SELECT duration_seconds FROM llm_calls WHERE run_id = ? ORDER BY call_id
         """, [first["run_id"]])]
     assert len(durations) == model_calls
-    # A call starts only while less than the budget is spent: at most one call goes over it.
+    # Each call is allotted part of what is left and stops when it has used it: the budget is
+    # passed by at most one step of the model (a prompt's evaluation), never by a whole call.
     assert sum(durations[:-1]) < BUDGET_SECONDS
     assert model_seconds == pytest.approx(sum(durations), abs=0.01)
-    assert model_seconds < BUDGET_SECONDS + 30
+    assert model_seconds < BUDGET_SECONDS + 10
     unsummarized_docs = scalar(db_path, """
         SELECT count(*) FROM documents d
         WHERE d.is_current AND EXISTS (SELECT 1 FROM chunks c WHERE c.doc_id = d.doc_id)
@@ -92,3 +93,34 @@ def test_budget_leaves_work_pending_for_the_next_run(samples_run, prefect_harnes
         WHERE d.is_current AND EXISTS (SELECT 1 FROM chunks c WHERE c.doc_id = d.doc_id)
           AND NOT EXISTS (SELECT 1 FROM document_summaries s WHERE s.doc_id = d.doc_id)
         """) == 0
+
+
+@pytest.mark.parametrize("batch", [1, 4])
+def test_a_call_stops_at_the_budget_and_leaves_its_chunk_pending(prefect_harness, tmp_path,
+                                                                 batch):
+    """A budget of a millisecond: the first call is allotted all of it and stops at its first
+    token (the prompt alone takes longer), booked with its tokens; nothing is stored for it,
+    and no later call starts. Single-stream and batched."""
+    from helpers import SUMMARY_TEXTS
+
+    source = tmp_path / "inbox"
+    for rel_path, text in SUMMARY_TEXTS.items():
+        (source / rel_path).parent.mkdir(parents=True, exist_ok=True)
+        (source / rel_path).write_text(text + "\n")
+    db_path = tmp_path / "tiny-budget.duckdb"
+    run = run_pipeline(source, db_path, local_budget_seconds=0.001, escalation="off",
+                       summarize="all", local_batch_size=batch)
+
+    calls = query(db_path, """
+        SELECT status, input_tokens, output_tokens, error FROM llm_calls WHERE run_id = ?
+        """, [run["run_id"]])
+    assert len(calls) == run["model_calls"] >= 1
+    for status, _, _, error in calls:
+        assert status == "settled" and error.startswith("stopped at the local budget after")
+    assert calls[0][1] > 0  # the prompt was evaluated and is booked
+    if batch == 1:
+        assert len(calls) == 1  # the budget was spent: no second call started
+    assert scalar(db_path, "SELECT count(*) FROM summaries WHERE kind = 'chunk' "
+                           "AND method = 'llm'") == 0
+    assert _pending_chunks(db_path) == len(SUMMARY_TEXTS)
+    assert run["summaries_pending"] == len(SUMMARY_TEXTS)

@@ -92,3 +92,19 @@ def test_local_budget():
     assert not LocalBudget(3.0, spent=2.9).exhausted()
     assert LocalBudget(3.0, spent=3.0).exhausted()
     assert LocalBudget(0.0).exhausted()
+
+
+def test_local_budget_allots_what_is_neither_spent_nor_set_aside():
+    assert LocalBudget(None).allotment() is None
+    budget = LocalBudget(10.0, spent=2.0)
+    assert budget.allotment() == 8.0 and budget.allotment(4) == 2.0
+    first = budget.allot(budget.allotment(2))
+    assert first == 4.0 and budget.reserved == 4.0
+    assert budget.allotment() == 4.0  # the first call's share is set aside
+    second = budget.allot(budget.allotment())
+    assert budget.allotment() == 0.0
+    budget.charge(first, 1.5)  # it used less than it was given: the rest comes back
+    assert budget.spent == 3.5 and budget.reserved == second == 4.0
+    assert budget.allotment() == 2.5
+    budget.charge(second, 4.0)
+    assert budget.spent == 7.5 and budget.reserved == 0.0 and not budget.exhausted()
