@@ -3,7 +3,7 @@
 
     .venv/bin/python bench/bench_scale_share.py [--sizes 100 1000] [--seed 16] [--keep DIR]
         [--out bench/results/scale.json] [--plot bench/results/scale.png] [--force-rerun-flow]
-        [--without-entities]
+        [--without-entities] [--local-model-budget SECONDS --out OTHER.json]
 
 --without-entities leaves out the rules that need spaCy's entity pass (person names), in the
 benchmark's child only, under a rule-set version of their own: that pass is most of the flag
@@ -174,6 +174,21 @@ def run_once(share: Path, db: Path, work: Path, label: str, extra: list[str],
             "tail": output.strip().splitlines()[-3:]}
 
 
+def local_model(db: Path) -> dict[str, object]:
+    """What the local model did: calls and seconds per run, chunks summarized and pending."""
+    import duckdb
+
+    with duckdb.connect(str(db), read_only=True) as con:
+        calls = con.execute("""
+            SELECT run_id, count(*), round(sum(duration_seconds), 1),
+                   count(*) FILTER (WHERE error IS NOT NULL)
+            FROM llm_calls WHERE provider = 'local' GROUP BY 1 ORDER BY 1""").fetchall()
+        chunks = dict(con.execute(
+            "SELECT summary_status, count(*) FROM chunks GROUP BY 1").fetchall())
+    return {"runs": [dict(zip(("run_id", "calls", "seconds", "errors"), row, strict=True))
+                     for row in calls], "chunks_by_summary_status": chunks}
+
+
 def db_mb(db: Path) -> float:
     """Size of the results database with its write-ahead log, in MB."""
     wal = db.with_name(db.name + ".wal")
@@ -209,8 +224,15 @@ def db_counts(db: Path) -> dict[str, object]:
 
 
 def measure(files: int, seed: int, dup_share: float, work: Path, force_rerun_flow: bool,
-            startup_timeout: float, entities: bool = True) -> dict[str, object]:
-    """Generate a share of `files` files and run the pipeline on it twice."""
+            startup_timeout: float, entities: bool = True,
+            model_budget: float | None = None) -> dict[str, object]:
+    """Generate a share of `files` files and run the pipeline on it twice.
+
+    model_budget: summaries on, with the real local model, under that many seconds of local
+    model time per run (default: summaries off).
+    """
+    model = (["--summarize", "all", "--local-budget-seconds", f"{model_budget:g}"]
+             if model_budget is not None else [])
     share = work / "share"
     started = time.perf_counter()
     summary = generate_share(share, files, seed, dup_share, work / "manifest.json")
@@ -218,13 +240,15 @@ def measure(files: int, seed: int, dup_share: float, work: Path, force_rerun_flo
     print(f"  {files} files generated in {generate_s:.1f} s: {summary['by_format']}, "
           f"{summary['by_role']}, {int(summary['bytes']) / 1e6:.1f} MB", flush=True)  # type: ignore[call-overload]
     db = work / "scale.duckdb"
-    first = run_once(share, db, work, "first", [], startup_timeout, entities)
+    first = run_once(share, db, work, "first", model, startup_timeout, entities)
     print(f"  first run {first['seconds']} s, peak {first['peak_rss_mb']} MB", flush=True)
     db_first = db_mb(db)
     rerun = run_once(share, db, work, "rerun",
-                     ["--always-run-flow"] if force_rerun_flow else [], startup_timeout, entities)
+                     [*model, *(["--always-run-flow"] if force_rerun_flow else [])],
+                     startup_timeout, entities)
     print(f"  re-run {rerun['seconds']} s, peak {rerun['peak_rss_mb']} MB", flush=True)
-    return {"files": files, "entities": entities,
+    return {"files": files, "entities": entities, "local_model_budget_s": model_budget,
+            "local_model": local_model(db) if model_budget is not None else None,
             "measured": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "generate_s": round(generate_s, 1), "share": summary,
             "first_run_s": first["seconds"], "rerun_s": rerun["seconds"],
@@ -355,6 +379,9 @@ def main() -> None:
     parser.add_argument("--report-only", action="store_true", help="print and plot the file")
     parser.add_argument("--without-entities", action="store_true",
                         help="leave out the rules that need spaCy's entity pass")
+    parser.add_argument("--local-model-budget", type=float, metavar="SECONDS",
+                        help="summaries on, with the real local model, under this local budget "
+                             "per run (use another --out: the table is of fake-summarizer runs)")
     args = parser.parse_args(argv)
     results: dict[str, dict] = (json.loads(args.out.read_text()) if args.out.exists() else {})
     for files in [] if args.report_only else args.sizes:
@@ -368,7 +395,8 @@ def main() -> None:
             results[str(files)] = measure(files, args.seed, args.dup_share, work,
                                           args.force_rerun_flow,
                                           args.prefect_startup_timeout_seconds,
-                                          not args.without_entities)
+                                          not args.without_entities,
+                                          args.local_model_budget)
         finally:
             if not args.keep:
                 shutil.rmtree(work, ignore_errors=True)

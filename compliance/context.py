@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from compliance.adapters.model_registry import ModelSpec, resolve_model, verify_model_file
 from compliance.adapters.prices import PriceTable, load_price_table
@@ -127,6 +128,8 @@ class RunContext:
         self.source = source
         self.inputs = inputs
         self.counts = counts if counts is not None else RunCounts()
+        # The run's Dask task runner (tasks/workers.py), when its stages spread out.
+        self.runner: Any = None
 
     def __repr__(self) -> str:
         return f"RunContext(run_id={self.run_id!r}, source={str(self.source)!r})"

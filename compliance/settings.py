@@ -155,9 +155,10 @@ class SummarizeSettings(_Settings):
                                                "model time this run may spend; the rest stays "
                                                "pending for the next run. Empty: no limit.")
     task_runner: Literal["threads", "dask"] = Field(
-        "threads", description="Where local model calls run: 'threads' (this process) or "
-        "'dask' (the Dask cluster at dask_address, or a local cluster of dask_workers "
-        "processes). Every database write stays in the flow process.")
+        "threads", description="Where parsing, the rule scan and local model calls run: "
+        "'threads' (this machine: parser processes, this process) or 'dask' (the Dask cluster "
+        "at dask_address, or a local cluster of dask_workers processes). Every database write "
+        "stays in the flow process.")
     dask_address: str | None = Field(None, pattern=r"^([a-z]+://)?[\w.-]+:\d+$",
                                      description="Scheduler of an existing Dask cluster, e.g. "
                                      "tcp://10.0.0.5:8786 (task_runner 'dask'). Empty: start a "

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from tasks import (
     near_duplicates,
     report,
     spend,
+    workers,
 )
 from tasks.escalate import stage as escalate
 from tasks.summarize import pending as summarize
@@ -111,18 +112,21 @@ def _run(ctx: context.RunContext, params: PipelineParams,
         runs.note_stage(ctx.db, ctx.run_id, current)  # where it stopped, should it be killed
         return stage_task.with_options(**timeout)(ctx, *args)
 
-    current = "take-inventory"
+    current = "start-workers"
     # Stages report counts (compliance.context); the artifact follows them, as CLI bars do.
-    with context.listening(progress.follow):
+    with context.listening(progress.follow), ExitStack() as cluster:
         try:
+            # One Dask cluster (task_runner 'dask') for every stage that spreads out.
+            ctx.runner = cluster.enter_context(workers.task_runner(params))
+            current = "take-inventory"
             plan = stage(inventory.take_inventory, params)
             progress.set(5)
-            stage(ingest.ingest_documents, params, plan)
+            ingested = stage(ingest.ingest_documents, params, plan)
             progress.set(35)
             stage(chunk.chunk_documents, params)
             stage(brief.write_briefs)
             progress.set(40)
-            stage(flag.flag_chunks, params)
+            flagged = stage(flag.flag_chunks, params)
             stage(audit.draw_audit_sample, params)
             progress.set(50)
             stage(escalate.escalate_flagged, params)
@@ -157,7 +161,8 @@ def _run(ctx: context.RunContext, params: PipelineParams,
             raise
     print(summary)
     return {"run_id": ctx.run_id, "flow_run_id": flow_run_id, "summary": summary,
-            "summary_workers": dict(summarized.workers),
+            "summary_workers": dict(summarized.workers), "scanned_on": dict(flagged.workers),
+            "parsed_on": dict(ingested.workers),
             "model_loads": dict(summarized.model_loads), **ctx.counts.as_dict()}
 
 

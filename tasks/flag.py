@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import duckdb
 
@@ -20,6 +21,7 @@ from compliance.store.texts import texts_for
 from compliance.textnorm import sha256_text
 from compliance.vocab import readable_current
 from tasks.stage import as_task
+from tasks.workers import in_order, worker_label, worker_threads
 
 _CLAUSE_END = CLAUSE_END
 SCORER_RULE_ID = "clause-scorer"
@@ -44,6 +46,7 @@ class FlagResult:
     chunks_escalate: int = 0
     windows: int = 0
     flags_by_category: Counter = field(default_factory=Counter)
+    workers: Counter = field(default_factory=Counter)  # documents scanned per process
 
 
 def documents_to_flag(cur: duckdb.DuckDBPyConnection, rules_version: str
@@ -304,12 +307,13 @@ def redact(text: str, start: int, end: int, hits: list[Hit],
     return "".join(pieces).strip(), mapping
 
 
-def flag_stored_chunks(db: Database, run_id: str, rules: RuleSet,
-                       settings: TriageSettings, policy: TriagePolicy | None = None) -> FlagResult:
+def flag_stored_chunks(db: Database, run_id: str, rules: RuleSet, settings: TriageSettings,
+                       policy: TriagePolicy | None = None, runner: Any = None) -> FlagResult:
     """Scan every untriaged chunk; store flags, the decision and redacted windows.
 
     A document is decided and stored in one transaction, so none is ever half triaged and a
-    whole-document policy always sees all of its chunks.
+    whole-document policy always sees all of its chunks. runner: a Dask task runner to scan
+    on (tasks/workers.py); deciding and storing stay here.
     """
     policy = policy or TriagePolicy(rules.version)
     result = FlagResult()
@@ -318,21 +322,50 @@ def flag_stored_chunks(db: Database, run_id: str, rules: RuleSet,
     # bounded page at a time, never the run's texts at once, and never one lookup each.
     with db.cursor() as reader:
         documents = documents_to_flag(reader, policy.version)
-        for doc_id, text in texts_for(reader, documents):
-            _flag_document(db, run_id, rules, settings, policy, result, doc_id, text or "")
+        pieces = _pieces_to_scan(db, texts_for(reader, documents), policy.version)
+        if runner is None:
+            scanned = (((doc_id, chunks, texts), scan_pieces(rules, texts))
+                       for doc_id, chunks, texts in pieces)
+        else:
+            # A few documents per worker in flight: the texts held here stay bounded.
+            scanned = in_order(runner, SCAN_ON_WORKER.task,
+                               (((doc_id, chunks, texts), {"rules": rules, "pieces": texts})
+                                for doc_id, chunks, texts in pieces),
+                               window=2 * worker_threads(runner))
+        for (doc_id, chunks, texts), (hits, worker) in scanned:
+            result.workers[worker] += 1
+            _store_document(db, run_id, rules, settings, policy, result, doc_id, chunks,
+                            list(zip(texts, hits, strict=True)))
     return result
 
 
-def _flag_document(db: Database, run_id: str, rules: RuleSet, settings: TriageSettings,
-                   policy: TriagePolicy, result: FlagResult, doc_id: int, text: str) -> None:
-    """Scan, decide and store one document's untriaged chunks in one transaction."""
-    with db.cursor() as cur:
-        chunks = chunks_to_flag(cur, doc_id, policy.version)
-    pieces = [text[start:end] for _, start, end in chunks]
-    scanned: list[tuple[str, list[Hit]]] = []
+def _pieces_to_scan(db: Database, texts: Iterable[tuple[int, str | None]], version: str
+                    ) -> Iterator[tuple[int, list[tuple[int, int, int]], list[str]]]:
+    """Each document's untriaged chunks and their texts, cut from the document's text."""
+    for doc_id, text in texts:
+        with db.cursor() as cur:
+            chunks = chunks_to_flag(cur, doc_id, version)
+        yield doc_id, chunks, [(text or "")[start:end] for _, start, end in chunks]
+
+
+def scan_pieces(rules: RuleSet, pieces: list[str]) -> tuple[list[list[Hit]], str]:
+    """Every rule's hits in each chunk text (SCAN_BATCH texts per entity pass), and the
+    process that found them."""
+    hits: list[list[Hit]] = []
     for first in range(0, len(pieces), SCAN_BATCH):
-        batch = pieces[first:first + SCAN_BATCH]
-        scanned += zip(batch, rules.scan_many(batch), strict=True)
+        hits += rules.scan_many(pieces[first:first + SCAN_BATCH])
+    return hits, worker_label()
+
+
+# The scan as a task run on a Dask worker: the rule packs travel by value (~23 KB).
+SCAN_ON_WORKER = as_task("scan-chunks")(scan_pieces)
+
+
+def _store_document(db: Database, run_id: str, rules: RuleSet, settings: TriageSettings,
+                    policy: TriagePolicy, result: FlagResult, doc_id: int,
+                    chunks: list[tuple[int, int, int]], scanned: list[tuple[str, list[Hit]]]
+                    ) -> None:
+    """Decide and store one document's scanned chunks in one transaction."""
     verdicts = decide_document(scanned, settings, rules.whole_document, policy,
                                [start for _, start, _ in chunks])
     known = known_personal_data(scanned)
@@ -423,7 +456,8 @@ def record_operating_point(db: Database, run_id: str, policy: TriagePolicy) -> N
 @as_task("flag-chunks")
 def flag_chunks(ctx: RunContext, settings: TriageSettings) -> FlagResult:
     """Apply the rule packs to untriaged chunks and decide what to escalate."""
-    result = flag_stored_chunks(ctx.db, ctx.run_id, ctx.rules, settings, ctx.policy)
+    result = flag_stored_chunks(ctx.db, ctx.run_id, ctx.rules, settings, ctx.policy,
+                                ctx.runner)
     if ctx.policy.point is not None:
         record_operating_point(ctx.db, ctx.run_id, ctx.policy)
     ctx.counts.chunks_flagged = result.chunks_flagged

@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -25,6 +27,7 @@ from tasks.chunk import BOILERPLATE_MIN_WORDS
 from tasks.discover import SourceFile
 from tasks.inventory import Inventory, KnownVersion
 from tasks.stage import as_task
+from tasks.workers import in_order, worker_label, worker_threads
 
 # Texts larger than this are read as plain text, not through unstructured's element parser.
 LARGE_TEXT_BYTES = 1_000_000
@@ -43,6 +46,7 @@ class IngestResult:
     doc_ids: list[int] = field(default_factory=list)
     failures: list[tuple[str, str, str]] = field(default_factory=list)
     vanished: int = 0
+    workers: Counter = field(default_factory=Counter)  # files parsed per process
 
 
 @dataclass
@@ -216,10 +220,12 @@ def ingest_files(
     settings: IngestSettings,
     progress: Callable[[str], None] = lambda message: None,
     force: frozenset[str] = frozenset(),
+    runner: Any = None,
 ) -> IngestResult:
     """Hash, dedupe, parse (in isolated workers) and store files; one transaction per document.
 
-    Paths in `force` are re-ingested even when their bytes did not change.
+    Paths in `force` are re-ingested even when their bytes did not change. runner: a Dask task
+    runner to parse on (tasks/workers.py); hashing, dedupe and storing stay here.
     """
     result = IngestResult()
     source_root = str(root)
@@ -267,13 +273,14 @@ def ingest_files(
                          mtime_ns, disk_path=source_file.disk_path))
 
     while jobs:
-        jobs = _ingest_round(db, run_id, source_root, root, jobs, settings, result, progress)
+        jobs = _ingest_round(db, run_id, source_root, root, jobs, settings, result, progress,
+                             runner)
     return result
 
 
 def _ingest_round(db: Database, run_id: str, source_root: str, root: Path, jobs: list[_Job],
                   settings: IngestSettings, result: IngestResult,
-                  progress: Callable[[str], None]) -> list[_Job]:
+                  progress: Callable[[str], None], runner: Any = None) -> list[_Job]:
     """Store one generation of jobs; return the attachments they revealed."""
     to_parse: list[_Job] = []
     later_copies: list[tuple[_Job, int]] = []
@@ -313,8 +320,7 @@ def _ingest_round(db: Database, run_id: str, source_root: str, root: Path, jobs:
     work.sort(key=lambda item: -to_parse[item[0]].size_bytes)
     stored: dict[int, int] = {}
     children: list[_Job] = []
-    for outcome in run_isolated(extract_job, work, settings.parse_workers,
-                                settings.parse_timeout_seconds, settings.parse_memory_mb):
+    for outcome in _parse(work, settings, runner, result):
         job = to_parse[outcome.key]
         extraction = _extraction_of(outcome, job, settings)
         if job.data is None:
@@ -358,6 +364,42 @@ def _ingest_round(db: Database, run_id: str, source_root: str, root: Path, jobs:
         result.duplicate += 1
         result.doc_ids.append(doc_id)
     return children
+
+
+def _parse(work: list[tuple[int, Any]], settings: IngestSettings, runner: Any,
+           result: IngestResult) -> Iterator[Outcome]:
+    """The outcome of each parse job: in parser processes here, or in batches on Dask workers
+    (each batch in a parser process there, with the same limits)."""
+    if runner is None:
+        result.workers[worker_label()] += len(work)
+        yield from run_isolated(extract_job, work, settings.parse_workers,
+                                settings.parse_timeout_seconds, settings.parse_memory_mb)
+        return
+    threads = worker_threads(runner)
+    size = max(1, min(PARSE_BATCH, -(-len(work) // (2 * threads))))
+    count = -(-len(work) // size)
+    # Dealt, not cut: the work is sorted largest first, and each batch should get its share
+    # of the large files rather than the first batch all of them.
+    dealt = [work[first::count] for first in range(count)]
+    limits = {"timeout_seconds": settings.parse_timeout_seconds,
+              "memory_mb": settings.parse_memory_mb}
+    for _, (outcomes, worker) in in_order(
+            runner, PARSE_ON_WORKER.task,
+            ((None, {"work": batch, **limits}) for batch in dealt), window=2 * threads):
+        result.workers[worker] += len(outcomes)
+        yield from outcomes
+
+
+def parse_batch(work: list[tuple[int, Any]], timeout_seconds: float, memory_mb: int | None
+                ) -> tuple[list[Outcome], str]:
+    """Parse a batch of jobs one at a time in a parser process of this machine."""
+    return list(run_isolated(extract_job, work, 1, timeout_seconds, memory_mb)), worker_label()
+
+
+# A parse batch as a task run on a Dask worker: jobs travel as paths (attachments as bytes).
+PARSE_ON_WORKER = as_task("parse-files")(parse_batch)
+# Files per batch sent to a worker: few enough that a worker's results come back often.
+PARSE_BATCH = 16
 
 
 def _extraction_of(outcome: Outcome, job: _Job, settings: IngestSettings) -> Extraction:
@@ -483,18 +525,20 @@ def ingest_documents(ctx: RunContext, settings: IngestSettings, plan: Inventory)
         report(PARSE, min(done, files), files)
 
     result = ingest_files(ctx.db, ctx.run_id, root, plan.new, plan.suspect, settings,
-                          progress=report_file)
+                          progress=report_file, runner=ctx.runner)
     result.removed = mark_removed(ctx.db, ctx.run_id, root, plan.removed) + result.vanished
     # A copy stored as 'duplicate' of a file that is now removed or changed must be read itself.
     orphans = orphaned_duplicates(ctx.db, root)
     if orphans:
         repaired = ingest_files(ctx.db, ctx.run_id, root, [], orphans, settings,
                                 progress=ctx.log.info,
-                                force=frozenset(f.rel_path for f, _ in orphans))
+                                force=frozenset(f.rel_path for f, _ in orphans),
+                                runner=ctx.runner)
         result.doc_ids += repaired.doc_ids
         result.failures += repaired.failures
         result.duplicate += repaired.duplicate
         result.failed += repaired.failed
+        result.workers += repaired.workers
     touched = {known.doc_id for _, known in orphans}
     touch_unchanged(ctx.db, ctx.run_id, [known.doc_id for _, known in plan.unchanged
                                          if known.doc_id not in touched])

@@ -7,8 +7,6 @@ caller's choice.
 
 from __future__ import annotations
 
-import os
-import socket
 import time
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -16,6 +14,7 @@ from typing import Protocol
 from compliance.adapters.local_llm import LocalModel, get_verified_model
 from compliance.adapters.model_registry import ModelSpec
 from tasks.summarize.prompts import SUMMARY_SCHEMA
+from tasks.workers import worker_label
 
 
 @dataclass
@@ -55,8 +54,6 @@ class ModelCalls(Protocol):
         ...
 
 
-def _worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def run_model(model: LocalModel, system_prompt: str, text: str,
@@ -72,10 +69,10 @@ def run_model(model: LocalModel, system_prompt: str, text: str,
                                          deadline_seconds=deadline_seconds)
     except Exception as exc:
         return ModelCall(None, seconds=time.perf_counter() - started,
-                         error=f"{type(exc).__name__}: {exc}"[:500], worker=_worker_id(),
+                         error=f"{type(exc).__name__}: {exc}"[:500], worker=worker_label(),
                          model_loads=model.loads)
     return ModelCall(completion.content, completion.prompt_tokens, completion.completion_tokens,
-                     completion.seconds, completion.cpu_seconds, worker=_worker_id(),
+                     completion.seconds, completion.cpu_seconds, worker=worker_label(),
                      model_loads=model.loads, stopped=completion.stopped)
 
 
@@ -91,10 +88,10 @@ def run_model_many(model: LocalModel, system_prompt: str, texts: list[str],
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"[:500]
         seconds = (time.perf_counter() - started) / max(1, len(texts))
-        return [ModelCall(None, seconds=seconds, error=error, worker=_worker_id(),
+        return [ModelCall(None, seconds=seconds, error=error, worker=worker_label(),
                           model_loads=model.loads) for _ in texts]
     return [ModelCall(c.content, c.prompt_tokens, c.completion_tokens, c.seconds, c.cpu_seconds,
-                      worker=_worker_id(), model_loads=model.loads, stopped=c.stopped)
+                      worker=worker_label(), model_loads=model.loads, stopped=c.stopped)
             for c in completions]
 
 

@@ -15,13 +15,12 @@ from typing import Any
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
-from prefect.context import FlowRunContext
-from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from compliance.adapters.model_registry import ModelSpec
 from compliance.rules.masking import install_log_masking
 from compliance.settings import SummarizeSettings
 from tasks.summarize.calls import BatchedCalls, ModelCall, PendingCall, call_local_model
+from tasks.workers import task_runner, worker_threads
 
 
 @task(name="summarize-text", cache_policy=NO_CACHE, persist_result=False)
@@ -50,39 +49,14 @@ class TaskRunnerCalls:
         return self.runner.submit(summarize_text, parameters)
 
 
-def dask_runner(params: SummarizeSettings) -> Any:
-    """A DaskTaskRunner for an existing cluster's scheduler, or for a local cluster."""
-    from prefect_dask import DaskTaskRunner
-
-    if params.dask_address:
-        return DaskTaskRunner(address=params.dask_address)
-    return DaskTaskRunner(cluster_kwargs={
-        "n_workers": params.dask_workers, "threads_per_worker": 1, "processes": True,
-        "dashboard_address": None,
-    })
-
-
 @contextmanager
-def _api_reachable_from_workers() -> Iterator[None]:
-    """Give task runs on local Dask workers the flow's API address.
-
-    An ephemeral API (the CLI without a server) has no PREFECT_API_URL: workers would each
-    start their own. The flow process's ephemeral server listens on loopback, which local
-    workers reach.
-    """
-    context = FlowRunContext.get()
-    url = str(context.client.api_url) if context and context.client else ""
-    if PREFECT_API_URL.value() or not url.startswith("http"):
-        yield
-        return
-    with temporary_settings({PREFECT_API_URL: url.rstrip("/")}):
-        yield
-
-
-@contextmanager
-def model_calls(params: SummarizeSettings, spec: ModelSpec
+def model_calls(params: SummarizeSettings, spec: ModelSpec, runner: Any = None
                 ) -> Iterator[TaskRunnerCalls | BatchedCalls]:
-    """Model calls on the task runner the parameters choose, for the length of a stage."""
+    """Model calls on the task runner the parameters choose, for the length of a stage.
+
+    runner: the run's Dask task runner, when it has one (tasks/workers.py); otherwise a
+    'dask' run's stage starts its own for its length.
+    """
     if params.task_runner == "threads" and params.local_batch_size > 1:
         yield BatchedCalls(spec, window=params.local_batch_size)
         return
@@ -91,9 +65,7 @@ def model_calls(params: SummarizeSettings, spec: ModelSpec
         yield TaskRunnerCalls(spec, window=1)
         return
     with ExitStack() as stack:
-        if not params.dask_address:
-            stack.enter_context(_api_reachable_from_workers())
-        runner = stack.enter_context(dask_runner(params))
-        threads = sum(runner.client.nthreads().values()) or 1
+        if runner is None:
+            runner = stack.enter_context(task_runner(params))
         # Two calls in flight per worker thread keep every worker busy between answers.
-        yield TaskRunnerCalls(spec, window=2 * threads, runner=runner)
+        yield TaskRunnerCalls(spec, window=2 * worker_threads(runner), runner=runner)

@@ -22,7 +22,7 @@ def summarize_pending(ctx: RunContext, settings: SummarizeSettings) -> Summarize
     if settings.summarize == "findings":  # the rest waits until a reviewer asks
         with ctx.db.cursor() as cur:
             doc_ids = documents_with_open_findings(cur)
-    with model_calls(settings, ctx.model) as calls:
+    with model_calls(settings, ctx.model, ctx.runner) as calls:
         result = summarize_chunks(ctx.db, ctx.run_id, ctx.model, calls, budget,
                                   progress=ctx.log.info, doc_ids=doc_ids)
         summarize_documents(ctx.db, ctx.run_id, ctx.model, calls, budget, result, doc_ids)

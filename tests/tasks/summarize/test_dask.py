@@ -1,7 +1,7 @@
-"""Scale-out: the flow with its model calls on a local Dask cluster of two worker processes stores
-what the local (threads) run stores: the same documents, chunks, flags and triage decisions, and
-summaries for the same chunks. Each worker loads the model once; the database is written only
-by the flow process."""
+"""Scale-out: the flow with its parsing, rule scans and model calls on a local Dask cluster of two
+worker processes stores what the local (threads) run stores: the same documents, chunks, flags
+and triage decisions, and summaries for the same chunks. Each worker loads the model once; the
+database is written only by the flow process."""
 
 from __future__ import annotations
 
@@ -60,3 +60,12 @@ def test_dask_run_stores_what_the_local_run_stores(prefect_harness, tmp_path):
     assert workers and str(os.getpid()) not in workers and len(workers) <= 2
     assert sum(spread["summary_workers"].values()) == 3
     assert set(spread["model_loads"].values()) == {1}
+
+    # Every file was parsed and every document scanned on the cluster's workers (the parse in a
+    # parser process of the worker's own), none here.
+    cluster = set(workers)
+    for key in ("parsed_on", "scanned_on"):
+        assert {w.rsplit(":", 1)[1] for w in local[key]} == {str(os.getpid())}, key
+        assert sum(local[key].values()) == sum(spread[key].values()) == len(TEXTS), key
+        cluster |= {w.rsplit(":", 1)[1] for w in spread[key]}
+    assert str(os.getpid()) not in cluster and len(cluster) <= 2
