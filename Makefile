@@ -16,7 +16,7 @@ EVAL_OUT ?= data/eval/results
 CHROMIUM := /usr/bin/chromium
 
 .PHONY: install install-test model run test test-fast eval eval-briefs eval-month train lint docs samples clean \
-	bench bench-scale bench-cost
+	bench bench-scale bench-cost bench-dask
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -98,6 +98,11 @@ bench-cost: $(VENV)/.installed-bench model
 SCALE_SIZES ?= 100 1000 10000
 bench-scale: $(VENV)/.installed-bench model
 	$(BIN)/python bench/bench_scale_share.py --sizes $(SCALE_SIZES)
+
+# The same 1,000-file share run locally and on a local two-worker Dask cluster (~40 min here):
+# both databases must hold the same rows; bench/results/dask-share.json.
+bench-dask: $(VENV)/.installed-bench model
+	$(BIN)/python bench/bench_dask_share.py --files 1000
 
 # A simulated month of nightly runs with the oracle judge and refits on its verdicts (~5 min).
 eval-month: install

@@ -46,7 +46,8 @@ class IngestResult:
     doc_ids: list[int] = field(default_factory=list)
     failures: list[tuple[str, str, str]] = field(default_factory=list)
     vanished: int = 0
-    workers: Counter = field(default_factory=Counter)  # files parsed per process
+    # Files parsed, per process that ran their parser processes (this one, or a Dask worker).
+    workers: Counter = field(default_factory=Counter)
 
 
 @dataclass
