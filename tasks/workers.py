@@ -24,7 +24,6 @@ from typing import Any, TypeVar
 
 from compliance.settings import SummarizeSettings
 
-T = TypeVar("T")
 K = TypeVar("K")
 
 
@@ -101,9 +100,3 @@ def in_order(runner: Any, task: Any, work: Iterable[tuple[K, dict[str, Any]]],
     while in_flight:
         done, future = in_flight.popleft()
         yield done, future.result()
-
-
-def batches(items: list[T], size: int) -> Iterator[list[T]]:
-    """Consecutive slices of at most `size` items."""
-    for start in range(0, len(items), size):
-        yield items[start:start + size]

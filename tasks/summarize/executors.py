@@ -1,7 +1,7 @@
 """Where local model calls run: the flow's own thread pool, or Dask through prefect-dask.
 
-Summarization is what spreads out. Each call is a `summarize-text` task run that gets its
-chunk text by value and returns plain data; the worker process loads the model once (one
+On Dask (the run's cluster: tasks/workers.py), each call is a `summarize-text` task run that
+gets its chunk text by value and returns plain data; the worker process loads the model once (one
 instance per process, behind a lock) and never touches the database: every write stays in
 the flow process. A Dask worker needs this project importable, the model file at the same
 path with the same sha256 (it is checked once per process), and the Prefect API reachable.
