@@ -54,8 +54,6 @@ class ModelCalls(Protocol):
         ...
 
 
-
-
 def run_model(model: LocalModel, system_prompt: str, text: str,
               deadline_seconds: float | None = None) -> ModelCall:
     """One schema-constrained summary call on a loaded model; an error is returned, not raised."""
